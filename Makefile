@@ -1,0 +1,41 @@
+# The two commands: `make run` (the main job) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8082
+GOAL ?= examples/goals/website-launch.json
+
+.PHONY: run test install install-dev lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: install, start the service (embedded SQLite + eager Celery), plan an example goal, keep serving
+run: install
+	$(BIN)/layer2-planning serve --port $(PORT) --demo $(GOAL)
+
+## test: install the dev extras, make sure PostgreSQL and Redis are up, run the whole suite
+test: install-dev
+	bash scripts/ensure-services.sh
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/psplib.py --set j30 --limit 48 --time-limit 10
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache *.egg-info

@@ -1,0 +1,42 @@
+"""Flask application factory: nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import load_config
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from app import models  # noqa: F401  (registers the tables with the metadata)
+    from app.extensions import db, migrate
+
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+
+    from tasks.celery_app import celery_init_app
+
+    celery_init_app(app)
+
+    from app.api import health, plans
+    from app.metrics import init_metrics
+    from app.problems import register_error_handlers
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(plans.bp)
+    register_error_handlers(app)
+    init_metrics(app)
+    return app

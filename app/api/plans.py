@@ -1,0 +1,89 @@
+"""`/api/v1/plans`: submit a goal, read a plan, cancel it."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, request
+from marshmallow import ValidationError
+
+from app.extensions import db
+from app.metrics import GOALS_RECEIVED, VALIDATION_ERRORS
+from app.problems import ApiProblem
+from app.schemas import GoalCreate, PlanCancel
+from app.services import plans as plan_service
+from planning.errors import PlanningError
+from tasks.chain import enqueue_plan_version, revoke
+
+log = logging.getLogger(__name__)
+bp = Blueprint("plans", __name__, url_prefix="/api/v1/plans")
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400/415 problem saying what is wrong with it."""
+    if not request.is_json:
+        raise ApiProblem(415, "unsupported-media-type", "Unsupported media type",
+                         "send the goal as application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiProblem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        raise ApiProblem(400, "malformed-json", "Malformed JSON", "the request body must be a JSON object")
+    return body
+
+
+def actor() -> str:
+    return request.headers.get("X-Actor", "anonymous")[:200]
+
+
+@bp.post("")
+def create_plan():
+    body = json_body()
+    try:
+        goal = GoalCreate().load(body)
+        version = plan_service.create_plan(session=db.session, goal_data=goal, actor=actor())
+    except (ValidationError, PlanningError):
+        db.session.rollback()
+        VALIDATION_ERRORS.inc()
+        raise
+    GOALS_RECEIVED.inc()
+    plan_id, version_id = version.plan_id, version.id
+    try:
+        task_ids = enqueue_plan_version(version_id)
+    except Exception:  # broker down: the plan is stored; the stalled-plan sweep will send it
+        log.exception("could not enqueue plan %s; it will be resumed by the sweep", plan_id)
+        task_ids = []
+    version = db.session.get(type(version), version_id)
+    db.session.refresh(version)
+    if task_ids and version.task_ids is None:
+        version.task_ids = task_ids
+        db.session.commit()
+    body = {"id": plan_id, "status": version.status, "version": version.version}
+    return body, 202, {"Location": f"/api/v1/plans/{plan_id}"}
+
+
+@bp.get("/<plan_id>")
+def get_plan(plan_id: str):
+    plan = _plan_or_404(plan_id)
+    return plan_service.plan_view(session=db.session, plan=plan)
+
+
+@bp.delete("/<plan_id>")
+def cancel_plan(plan_id: str):
+    plan = _plan_or_404(plan_id)
+    body = request.get_json(silent=True) if request.data else {}
+    options = PlanCancel().load(body or {})
+    version, task_ids = plan_service.cancel_plan(session=db.session, plan=plan, actor=actor(),
+                                                 reason=options["reason"])
+    revoke(task_ids)
+    if version.status != "cancelled":
+        raise ApiProblem(409, "plan-finished", "Plan already finished",
+                         f"plan {plan_id} is {version.status} and cannot be cancelled")
+    return {"id": plan.id, "status": version.status, "version": version.version}
+
+
+def _plan_or_404(plan_id: str):
+    plan = plan_service.get_plan(session=db.session, plan_id=plan_id)
+    if plan is None:
+        raise ApiProblem(404, "plan-not-found", "Plan not found", f"no plan with id {plan_id!r}")
+    return plan

@@ -1,0 +1,159 @@
+"""`layer2-planning`: plan a goal, serve the API, solve PSPLIB instances.
+
+    layer2-planning plan GOAL.json [--json]     plan one goal in embedded mode and print it
+    layer2-planning serve [--port 8082] [--demo GOAL.json]
+    layer2-planning solve-psplib FILE... --time-limit S [--solver NAME] [--json] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+EXIT_INVALID = 2
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+def _read_goal(path: str) -> dict:
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise SystemExit(_fail(f"cannot read {path}: {error.strerror}"))
+    try:
+        goal = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(_fail(f"{path} is not valid JSON: {error.msg} at line {error.lineno}"))
+    return goal
+
+
+def _fail(message: str) -> int:
+    print(f"layer2-planning: error: {message}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _problem_line(problem: dict) -> str:
+    errors = problem.get("errors") or []
+    if errors:
+        return "invalid goal: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return f"{problem.get('title', 'error')}: {problem.get('detail', '')}"
+
+
+def upgrade_database(app) -> None:
+    from flask_migrate import upgrade
+
+    from app import MIGRATIONS_DIR
+
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from app import create_app
+    from app.render import render_plan
+
+    goal = _read_goal(args.goal)
+    with tempfile.TemporaryDirectory(prefix="layer2-plan-") as workdir:
+        app = create_app({"DATABASE_URL": f"sqlite:///{workdir}/plan.sqlite", "CELERY_BROKER_URL": None})
+        upgrade_database(app)
+        client = app.test_client()
+        response = client.post("/api/v1/plans", json=goal)
+        if response.status_code >= 400:
+            return _fail(_problem_line(response.get_json(silent=True) or {}))
+        plan = client.get(response.headers["Location"]).get_json()
+    if plan["status"] != "completed":
+        return _fail(f"planning failed: {plan.get('error', plan['status'])}")
+    print(json.dumps(plan, indent=2) if args.json else render_plan(plan))
+    return 0
+
+
+def _http_json(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _demo(base_url: str, goal_path: str) -> None:
+    from app.render import render_plan
+
+    goal = _read_goal(goal_path)
+    print(f"Submitting {goal_path} to {base_url}/api/v1/plans ...", flush=True)
+    status, body = _http_json("POST", f"{base_url}/api/v1/plans", goal)
+    if status != 202:
+        print(_problem_line(body), file=sys.stderr)
+        return
+    plan_url = f"{base_url}/api/v1/plans/{body['id']}"
+    while True:
+        _, plan = _http_json("GET", plan_url)
+        stages = ", ".join(f"{name} {info['state']}" for name, info in plan.get("stages", {}).items())
+        print(f"  plan {plan['id']} {plan['status']}: {stages}", flush=True)
+        if plan["status"] in TERMINAL:
+            break
+        time.sleep(0.5)
+    print()
+    print(render_plan(plan), flush=True)
+    print(f"\nThe full plan document: curl {plan_url}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from app import create_app
+
+    app = create_app()
+    if app.config["EMBEDDED"]:
+        upgrade_database(app)
+    server = make_server(args.host, args.port, app, threaded=True)
+    base_url = f"http://{args.host}:{args.port}"
+    mode = "embedded (SQLite + eager Celery)" if app.config["EMBEDDED"] else "farm (queues on the broker)"
+    print(f"Layer 2 Planning API on {base_url}  [{mode}]", flush=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        if args.demo:
+            _demo(base_url, args.demo)
+        print(f"\nServing the API on {base_url} (POST /api/v1/plans, GET /api/v1/plans/ID, /health, /metrics). "
+              "Ctrl-C to stop.", flush=True)
+        while thread.is_alive():
+            thread.join(1.0)
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
+    finally:
+        server.shutdown()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "solve-psplib":
+        from scheduling.cli import solve_psplib_main
+
+        return solve_psplib_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="layer2-planning", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    plan = commands.add_parser("plan", help="plan one goal in embedded mode and print the plan")
+    plan.add_argument("goal", help="path to a goal JSON document (see docs/goal-format.md)")
+    plan.add_argument("--json", action="store_true", help="print the full plan document as JSON")
+    plan.set_defaults(func=cmd_plan)
+    serve = commands.add_parser("serve", help="serve the API (embedded unless DATABASE_URL/CELERY_BROKER_URL are set)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8082)
+    serve.add_argument("--demo", metavar="GOAL", help="submit this goal once the server is up and print its plan")
+    serve.set_defaults(func=cmd_serve)
+    commands.add_parser("solve-psplib", help="solve PSPLIB .sm instances (see --help of the subcommand)")
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Configuration in one place, read once by `create_app`.
+
+Sources, lowest to highest precedence: built-in defaults, the `[planning]`
+table of the TOML file named by LAYER2_CONFIG_FILE, environment variables,
+and explicit overrides (tests, the CLI). Everything is validated here so a
+bad value stops start-up with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+from planning.settings import PlanningSettings
+
+EMBEDDED_DATABASE_FILE = "instance/layer2.sqlite"
+
+# env var -> (settings field, parser)
+ENV_SETTINGS = {
+    "PLANNING_MAX_CONCURRENT_TASKS": ("max_concurrent_tasks", int),
+    "PLANNING_RISK_THRESHOLD": ("risk_threshold_probability", float),
+    "PLANNING_REPLANNING_INTERVAL": ("replanning_interval_minutes", int),
+    "PLANNING_SCHEDULE_TIME_LIMIT": ("schedule_time_limit_seconds", float),
+    "PLANNING_DOMAINS_DIR": ("domains_dir", str),
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _read_toml(path: str) -> dict:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"LAYER2_CONFIG_FILE={path}: no such file")
+    try:
+        data = tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    table = data.get("planning", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [planning] must be a table")
+    return table
+
+
+def build_planning_settings(env: dict[str, str]) -> PlanningSettings:
+    values: dict = {}
+    known = set(PlanningSettings.field_names())
+    if env.get("LAYER2_CONFIG_FILE"):
+        path = env["LAYER2_CONFIG_FILE"]
+        for key, value in _read_toml(path).items():
+            if key not in known:
+                raise ConfigError(f"{path}: [planning].{key} is not a known setting")
+            values[key] = tuple(value) if isinstance(value, list) else value
+    for name, (field, parse) in ENV_SETTINGS.items():
+        if env.get(name, "") != "":
+            try:
+                values[field] = parse(env[name])
+            except ValueError:
+                raise ConfigError(f"{name}={env[name]!r} is not a valid {parse.__name__}") from None
+    try:
+        settings = replace(PlanningSettings(), **values)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"invalid planning settings: {error}") from None
+    for key, value in values.items():
+        expected = type(getattr(PlanningSettings(), key))
+        if getattr(PlanningSettings(), key) is not None and not isinstance(value, (expected, int)):
+            raise ConfigError(f"[planning].{key} must be {expected.__name__}, got {value!r}")
+    return settings
+
+
+def normalize_database_url(url: str) -> str:
+    """Plain postgres URLs use psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def load_config(overrides: dict | None = None, env: dict[str, str] | None = None) -> dict:
+    """Return the Flask config mapping; raises ConfigError naming the bad setting."""
+    env = dict(os.environ if env is None else env)
+    overrides = dict(overrides or {})
+    # An override present with None means "not set", even if the environment sets it.
+    database_url = overrides.pop("DATABASE_URL") if "DATABASE_URL" in overrides else env.get("DATABASE_URL")
+    broker_url = (overrides.pop("CELERY_BROKER_URL") if "CELERY_BROKER_URL" in overrides
+                  else env.get("CELERY_BROKER_URL"))
+    embedded = not broker_url
+    if not database_url:
+        database_url = "sqlite:///" + str(Path(env.get("LAYER2_HOME", ".")).resolve() / EMBEDDED_DATABASE_FILE)
+    database_url = normalize_database_url(database_url)
+    if not database_url.startswith(("postgresql", "sqlite")):
+        raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, got {database_url!r}")
+    if broker_url and not broker_url.startswith(("redis://", "rediss://", "amqp://")):
+        raise ConfigError(f"CELERY_BROKER_URL must be a redis:// or amqp:// URL, got {broker_url!r}")
+    layer8 = env.get("LAYER8_BASE_URL") or None
+    if layer8 and not layer8.startswith(("http://", "https://")):
+        raise ConfigError(f"LAYER8_BASE_URL must be an http(s) URL, got {layer8!r}")
+    try:
+        visibility_timeout = int(env.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    except ValueError:
+        raise ConfigError("CELERY_VISIBILITY_TIMEOUT must be a whole number of seconds") from None
+
+    transport_options = {"visibility_timeout": visibility_timeout}
+    if env.get("CELERY_KEY_PREFIX"):
+        # Lets several farms (or test runs) share one Redis without seeing each other's queues.
+        transport_options["global_keyprefix"] = env["CELERY_KEY_PREFIX"]
+
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "EMBEDDED": embedded,
+        "LAYER8_BASE_URL": layer8,
+        "PLANNING": build_planning_settings(env),
+        "MAX_CONTENT_LENGTH": int(env.get("LAYER2_MAX_GOAL_BYTES", 1_000_000)),
+        "RESUME_STALLED_AFTER_SECONDS": int(env.get("LAYER2_RESUME_STALLED_AFTER", "900")),
+        # Test-only fault injection: "stage=seconds" sleeps inside that stage
+        # before it saves, so a test can kill a worker mid-stage. Never set in production.
+        "TESTONLY_STAGE_DELAY": env.get("LAYER2_TESTONLY_STAGE_DELAY", ""),
+        "CELERY": {
+            "broker_url": broker_url or "memory://",
+            "task_always_eager": embedded,
+            "task_ignore_result": True,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": transport_options,
+            "worker_hijack_root_logger": False,
+        },
+    }
+    config.update(overrides)
+    return config

@@ -1,0 +1,100 @@
+"""Every error leaves the API as RFC 9457 `application/problem+json`.
+
+One place turns exceptions into problem documents so no handler can leak a
+stack trace or answer HTML. Field errors are listed as ``{field, message}``
+with dotted/indexed paths (``tasks[2].estimate.optimistic``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from planning.errors import PlanningError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiProblem(Exception):
+    """An error the API answers on purpose, with a status and a slug."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str = "", errors: list[dict] | None = None):
+        super().__init__(detail or title)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.errors = errors or []
+
+
+def problem_response(status: int, slug: str, title: str, detail: str = "", errors: list[dict] | None = None):
+    body = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "instance": request.path if request else None,
+    }
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    return response
+
+
+def flatten_marshmallow(messages, prefix: str = "") -> list[dict]:
+    """Turn marshmallow's nested error dict into a flat list naming each field."""
+    out: list[dict] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            elif key == "_schema":
+                path = prefix or "(body)"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                out.extend({"field": path, "message": str(m)} for m in _as_list(value))
+            else:
+                out.extend(flatten_marshmallow(value, path))
+    else:
+        out.extend({"field": prefix or "(body)", "message": str(m)} for m in _as_list(messages))
+    return out
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiProblem)
+    def _api_problem(error: ApiProblem):
+        return problem_response(error.status, error.slug, error.title, error.detail, error.errors)
+
+    @app.errorhandler(ValidationError)
+    def _validation(error: ValidationError):
+        errors = flatten_marshmallow(error.messages)
+        return problem_response(
+            422, "invalid-goal", "The goal is not valid", f"{len(errors)} field(s) failed validation", errors
+        )
+
+    @app.errorhandler(PlanningError)
+    def _planning(error: PlanningError):
+        return problem_response(
+            422, "invalid-goal", "The goal is not valid", error.message,
+            [{"field": error.field or "(body)", "message": error.message}],
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        slug = (error.name or "error").lower().replace(" ", "-")
+        return problem_response(error.code or 500, slug, error.name, error.description or "")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        # Logged with its traceback for operators; the client gets no internals.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(500, "internal-error", "Internal error", "the error was logged; please retry")

@@ -1,0 +1,21 @@
+"""Every mutating API call leaves an audit row: who, what, when, before/after digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from app.extensions import db
+from app.models import AuditEntry
+
+
+def digest(document) -> str | None:
+    if document is None:
+        return None
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def record(*, actor: str, action: str, entity: str, entity_id: str, before=None, after=None) -> None:
+    """Add (not commit) an audit row, so it lands in the caller's transaction."""
+    db.session.add(AuditEntry(actor=actor, action=action, entity=entity, entity_id=entity_id,
+                              before_digest=digest(before), after_digest=digest(after)))

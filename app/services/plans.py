@@ -1,0 +1,111 @@
+"""Plan use cases behind the API: create, read, cancel. Session passed explicitly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.models import STAGES, TERMINAL_STATES, Goal, Plan, PlanVersion, StageRun, utcnow
+from app.services import audit
+from planning.goal import Goal as PlanningGoal
+
+
+def create_plan(*, session: Session, goal_data: dict, actor: str) -> PlanVersion:
+    """Store the goal and version 1 (queued) in one transaction; the caller enqueues."""
+    document = json.loads(json.dumps(goal_data, default=str))  # dates -> ISO strings
+    PlanningGoal.from_dict(document)  # meaning-level validation before any row is written
+    goal = Goal(title=document["title"], document=document)
+    plan = Plan(goal=goal, status="queued", current_version=1)
+    version = PlanVersion(plan=plan, version=1, status="queued", reason="initial plan")
+    session.add_all([goal, plan, version])
+    session.flush()
+    audit.record(actor=actor, action="plan.create", entity="plan", entity_id=plan.id, after=document)
+    session.commit()
+    return version
+
+
+def get_plan(*, session: Session, plan_id: str) -> Plan | None:
+    return session.get(Plan, plan_id)
+
+
+def current_version(plan: Plan) -> PlanVersion:
+    return next(v for v in plan.versions if v.version == plan.current_version)
+
+
+def stage_states(*, session: Session, version: PlanVersion) -> dict:
+    """Per stage: the latest run's state and times, or pending."""
+    runs = session.execute(
+        sa.select(StageRun).where(StageRun.plan_version_id == version.id).order_by(StageRun.id)
+    ).scalars()
+    states = {stage: {"state": "pending", "started_at": None, "finished_at": None, "attempts": 0}
+              for stage in STAGES}
+    for run in runs:
+        entry = states[run.stage]
+        entry["attempts"] += 1
+        if entry["state"] == "succeeded":
+            continue  # a later duplicate delivery does not undo success
+        entry.update(state=run.state, started_at=_iso(run.started_at), finished_at=_iso(run.finished_at),
+                     worker=run.worker, error=run.error)
+    if version.status == "cancelled":
+        for entry in states.values():
+            if entry["state"] == "pending":
+                entry["state"] = "revoked"
+    return states
+
+
+def plan_view(*, session: Session, plan: Plan) -> dict:
+    version = current_version(plan)
+    view = {
+        "id": plan.id,
+        "version": version.version,
+        "status": version.status,
+        "created_at": _iso(version.created_at),
+        "updated_at": _iso(version.updated_at),
+        "stages": stage_states(session=session, version=version),
+        "versions": [{"version": v.version, "status": v.status, "reason": v.reason} for v in plan.versions],
+    }
+    if version.error:
+        view["error"] = version.error
+    if version.status == "completed" and version.document:
+        view.update(version.document)
+        view["id"], view["version"], view["status"] = plan.id, version.version, version.status
+    return view
+
+
+def cancel_plan(*, session: Session, plan: Plan, actor: str, reason: str) -> tuple[PlanVersion, list[str]]:
+    """Mark the current version cancelled; returns the task ids still worth revoking."""
+    version = current_version(plan)
+    if version.status in TERMINAL_STATES:
+        return version, []
+    before = {"status": version.status}
+    version.status = "cancelled"
+    version.error = reason
+    version.updated_at = utcnow()
+    plan.status = "cancelled"
+    audit.record(actor=actor, action="plan.cancel", entity="plan", entity_id=plan.id,
+                 before=before, after={"status": "cancelled", "reason": reason})
+    session.commit()
+    return version, list(version.task_ids or [])
+
+
+def stalled_versions(*, session: Session, older_than_seconds: int) -> list[PlanVersion]:
+    """Versions not finished and untouched for a while: their messages may have been lost."""
+    cutoff = utcnow().timestamp() - older_than_seconds
+    candidates = session.execute(
+        sa.select(PlanVersion).where(PlanVersion.status.in_(("queued", "running")))
+    ).scalars()
+    return [v for v in candidates if _ts(v.updated_at) < cutoff]
+
+
+def _ts(value) -> float:
+    # SQLite hands back naive datetimes; they were written as UTC.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None

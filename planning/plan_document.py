@@ -1,0 +1,116 @@
+"""Assembles the plan document (docs/plan-format.md) from the stage outputs.
+
+Working-hour offsets become ISO datetimes through the work calendar here,
+once, so every consumer of a plan sees the same dates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from planning.goal import Goal
+from planning.network import TaskNetwork
+from planning.settings import PlanningSettings
+from scheduling import WorkCalendar
+
+
+def calendar_for(settings: PlanningSettings) -> WorkCalendar:
+    return WorkCalendar(
+        hours_per_day=settings.hours_per_day,
+        holidays=frozenset(date.fromisoformat(day) for day in settings.holidays),
+    )
+
+
+def project_start(goal: Goal, meta: dict) -> date:
+    if goal.start:
+        return goal.start
+    return date.fromisoformat(meta.get("planned_on") or date.today().isoformat())
+
+
+def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
+    network = TaskNetwork.from_dict(outputs["decompose"])
+    allocation = outputs["allocate"]
+    schedule = outputs["schedule"]
+    calendar = calendar_for(settings)
+    start = project_start(goal, outputs.get("_meta", {}))
+
+    def at(hours: int) -> str:
+        return calendar.to_datetime(start, hours).isoformat()
+
+    timing = schedule["tasks"]
+    by_task_allocations: dict[str, list[dict]] = {}
+    for row in allocation["allocations"]:
+        by_task_allocations.setdefault(row["task_id"], []).append(row)
+
+    tasks = []
+    for task in network.tasks:
+        slot = timing[task.id]
+        tasks.append({
+            "id": task.id,
+            "name": task.name,
+            "description": task.description,
+            "parent": task.parent,
+            "phase": task.phase,
+            "depends_on": [dep.task_id for dep in task.depends_on],
+            "dependencies": [dep.to_dict() for dep in task.depends_on],
+            "estimate": task.estimate.to_dict(),
+            "duration": task.duration_hours,
+            "start": at(slot["start"]),
+            "finish": at(slot["finish"]),
+            "start_hour": slot["start"],
+            "finish_hour": slot["finish"],
+            **{key: slot[key] for key in ("es", "ef", "ls", "lf", "total_float", "free_float", "critical")},
+            "resources": dict(task.resources),
+            "allocations": by_task_allocations.get(task.id, []),
+            "success_criteria": task.success_criteria,
+            "risk_tags": task.risk_tags,
+            "origin": task.origin,
+        })
+
+    phases = []
+    for phase in network.phases:
+        slots = [timing[t] for t in phase.task_ids if t in timing]
+        if not slots:
+            continue
+        first, last = min(s["start"] for s in slots), max(s["finish"] for s in slots)
+        phases.append({**phase.to_dict(), "start": at(first), "finish": at(last)})
+
+    milestones = []
+    for milestone in network.milestones:
+        reached = max((timing[t]["finish"] for t in milestone.depends_on if t in timing), default=0)
+        when = calendar.to_datetime(start, reached)
+        milestones.append({
+            **milestone.to_dict(),
+            "date": when.isoformat(),
+            "on_time": None if milestone.due is None else when.date() <= date.fromisoformat(milestone.due),
+        })
+
+    makespan = schedule["makespan_hours"]
+    finish = calendar.to_datetime(start, makespan)
+    risk_output = outputs.get("risk", {})
+    warnings = list(network.warnings) + list(allocation.get("warnings", []))
+    if not risk_output.get("assessed", True):
+        warnings.append("risk assessment is not available yet: no risks were assessed")
+    if goal.deadline and finish.date() > goal.deadline:
+        warnings.append(f"the schedule finishes on {finish.date()}, after the deadline {goal.deadline}")
+    return {
+        "title": goal.title,
+        "domain": network.domain,
+        "strategy": network.strategy,
+        "project_start": start.isoformat(),
+        "deadline": goal.deadline.isoformat() if goal.deadline else None,
+        "tasks": tasks,
+        "critical_path": schedule["critical_path"],
+        "makespan_hours": makespan,
+        "finish": finish.isoformat(),
+        "phases": phases,
+        "milestones": milestones,
+        "risks": risk_output.get("risks", []),
+        "schedule_risk": risk_output.get("schedule_risk"),
+        "allocations": allocation["allocations"],
+        "resource_pools": allocation["pools"],
+        "cost": allocation["cost"],
+        "solver": schedule["solver"],
+        "decomposition": {"strategy": network.strategy, "domain": network.domain, "notes": network.notes},
+        "warnings": warnings,
+    }

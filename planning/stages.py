@@ -1,0 +1,59 @@
+"""The one pure function each pipeline stage calls.
+
+Every stage has the same shape, `(goal, outputs, settings) -> dict`, where
+`outputs` holds the earlier stages' results by stage name (plus `_meta`).
+Results are plain JSON-able dicts because the farm stores them between stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from planning.allocation import allocate_from_goal_pools
+from planning.explicit import network_from_explicit_tasks
+from planning.goal import Goal
+from planning.network import TaskNetwork
+from planning.plan_document import build_plan_document
+from planning.schedule_adapter import schedule_network
+from planning.settings import PlanningSettings
+
+StageFunction = Callable[[Goal, dict, PlanningSettings], dict]
+
+
+def assess_goal_risks(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
+    """PLACEHOLDER until the risk assessor lands (issue 5): reports that no risks were assessed."""
+    return {"risks": [], "assessed": False}
+
+
+def decompose_goal(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
+    return network_from_explicit_tasks(goal).to_dict()
+
+
+def allocate_resources(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
+    return allocate_from_goal_pools(goal, TaskNetwork.from_dict(outputs["decompose"]), settings)
+
+
+def schedule_tasks(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
+    return schedule_network(TaskNetwork.from_dict(outputs["decompose"]), outputs["allocate"], settings)
+
+
+def finalize_plan(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
+    return build_plan_document(goal, outputs, settings)
+
+
+STAGE_FUNCTIONS: dict[str, StageFunction] = {
+    "risk": assess_goal_risks,
+    "decompose": decompose_goal,
+    "allocate": allocate_resources,
+    "schedule": schedule_tasks,
+    "finalize": finalize_plan,
+}
+STAGE_ORDER = tuple(STAGE_FUNCTIONS)
+
+
+def plan_goal(goal: Goal, settings: PlanningSettings, meta: dict | None = None) -> dict:
+    """Run every stage in-process: what the pipeline does, without storage."""
+    outputs: dict = {"_meta": dict(meta or {})}
+    for stage in STAGE_ORDER:
+        outputs[stage] = STAGE_FUNCTIONS[stage](goal, outputs, settings)
+    return outputs["finalize"]

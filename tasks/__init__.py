@@ -1,0 +1,1 @@
+"""Celery side: thin stage tasks, the chain builder and the beat schedule."""

@@ -1,0 +1,29 @@
+"""Binds Celery to a Flask app: settings from the app config, tasks run in its context."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+from tasks.beat import BEAT_SCHEDULE
+from tasks.queues import TASK_QUEUES
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.conf.task_queues = TASK_QUEUES
+    celery_app.conf.task_default_queue = "finalize"
+    celery_app.conf.beat_schedule = BEAT_SCHEDULE
+    celery_app.set_default()
+    # Importing registers the @shared_task functions with this app.
+    import tasks.maintenance  # noqa: F401
+    import tasks.stages  # noqa: F401
+
+    app.extensions["celery"] = celery_app
+    return celery_app
