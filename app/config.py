@@ -27,6 +27,13 @@ ENV_SETTINGS = {
 }
 
 
+ENV_KEYS = {
+    "DATABASE_URL", "CELERY_BROKER_URL", "CELERY_KEY_PREFIX", "CELERY_VISIBILITY_TIMEOUT", "LAYER8_BASE_URL",
+    "LAYER2_CONFIG_FILE", "LAYER2_HOME", "LAYER2_MAX_GOAL_BYTES", "LAYER2_RESUME_STALLED_AFTER",
+    "LAYER2_TESTONLY_STAGE_DELAY", *ENV_SETTINGS,
+}
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names it."""
 
@@ -83,10 +90,15 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
     """Return the Flask config mapping; raises ConfigError naming the bad setting."""
     env = dict(os.environ if env is None else env)
     overrides = dict(overrides or {})
-    # An override present with None means "not set", even if the environment sets it.
-    database_url = overrides.pop("DATABASE_URL") if "DATABASE_URL" in overrides else env.get("DATABASE_URL")
-    broker_url = (overrides.pop("CELERY_BROKER_URL") if "CELERY_BROKER_URL" in overrides
-                  else env.get("CELERY_BROKER_URL"))
+    # Overrides may name environment variables too (tests, the CLI); None unsets one.
+    for key in [k for k in overrides if k in ENV_KEYS]:
+        value = overrides.pop(key)
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
+    database_url = env.get("DATABASE_URL")
+    broker_url = env.get("CELERY_BROKER_URL")
     embedded = not broker_url
     if not database_url:
         database_url = "sqlite:///" + str(Path(env.get("LAYER2_HOME", ".")).resolve() / EMBEDDED_DATABASE_FILE)
@@ -103,7 +115,14 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
     except ValueError:
         raise ConfigError("CELERY_VISIBILITY_TIMEOUT must be a whole number of seconds") from None
 
-    transport_options = {"visibility_timeout": visibility_timeout}
+    # A message held by a worker that died comes back after the visibility
+    # timeout, but kombu only looks for such messages every interval x throttle
+    # seconds (100 s by default); look every quarter timeout (at most 60 s).
+    transport_options = {
+        "visibility_timeout": visibility_timeout,
+        "unacked_restore_interval": max(1, min(60, visibility_timeout // 4)),
+        "unacked_restore_throttle": 1,
+    }
     if env.get("CELERY_KEY_PREFIX"):
         # Lets several farms (or test runs) share one Redis without seeing each other's queues.
         transport_options["global_keyprefix"] = env["CELERY_KEY_PREFIX"]

@@ -121,7 +121,7 @@ def _load_outputs(version: PlanVersion) -> dict:
 
 def _save(version_id: int, run_id: int, stage: str, output: dict, started: float) -> StageOutcome:
     session = db.session
-    version = session.get(PlanVersion, version_id, with_for_update=True)
+    version = session.get(PlanVersion, version_id, with_for_update=True, populate_existing=True)
     if version.status in TERMINAL_STATES:
         # Cancelled (or failed by a racing delivery) while this stage ran: keep nothing.
         session.rollback()

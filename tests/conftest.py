@@ -1,0 +1,107 @@
+"""Shared fixtures: the embedded app (SQLite + eager) and the real farm (PostgreSQL, Redis, workers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests import farm
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "goals"
+
+
+def load_example(name: str = "website-launch.json") -> dict:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+@pytest.fixture
+def example_goal() -> dict:
+    return load_example()
+
+
+@pytest.fixture
+def embedded_app(tmp_path):
+    """A fresh embedded app: its own SQLite file, migrated, Celery eager."""
+    from app import create_app
+    from app.cli import upgrade_database
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/layer2.sqlite", "CELERY_BROKER_URL": None,
+                      "CELERY_KEY_PREFIX": None})
+    upgrade_database(app)
+    yield app
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+@pytest.fixture
+def client(embedded_app):
+    return embedded_app.test_client()
+
+
+def _require_services() -> None:
+    ok, reason = farm.services_available()
+    if not ok:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"integration services are down under CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A PostgreSQL database of this test run's own (the farm fixtures migrate it), dropped at the end."""
+    _require_services()
+    url = farm.create_database()
+    yield url
+    farm.drop_database(url)
+
+
+@pytest.fixture
+def farm_env(pg_url) -> dict[str, str]:
+    """Environment for one farm: our database, a Redis key prefix no other run shares."""
+    return {
+        "DATABASE_URL": pg_url,
+        "CELERY_BROKER_URL": farm.REDIS_URL,
+        "CELERY_KEY_PREFIX": f"layer2test-{uuid.uuid4().hex[:8]}:",
+        # Short, so a message held by a killed worker comes back quickly in the fault test.
+        "CELERY_VISIBILITY_TIMEOUT": "8",
+        "PLANNING_SCHEDULE_TIME_LIMIT": "5",
+    }
+
+
+@pytest.fixture
+def farm_app(farm_env):
+    from app import create_app
+    from app.cli import upgrade_database
+
+    app = create_app(dict(farm_env))
+    upgrade_database(app)
+    yield app
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+@pytest.fixture
+def api_server(farm_app):
+    server = farm.ApiServer(farm_app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_worker(farm_env, tmp_path):
+    """Start real `celery worker` processes; all are stopped at the end of the test."""
+    workers: list[farm.WorkerProcess] = []
+
+    def start(name: str = "w", queues: str = farm.ALL_QUEUES, **extra_env) -> farm.WorkerProcess:
+        worker = farm.WorkerProcess(farm_env, name, queues, tmp_path, {k: str(v) for k, v in extra_env.items()})
+        workers.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

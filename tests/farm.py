@@ -1,0 +1,126 @@
+"""Helpers for tests of the real farm: databases, Redis, worker and API processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg2
+import requests
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_DSN = os.environ.get("LAYER2_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("LAYER2_TEST_REDIS", "redis://127.0.0.1:6379/0")
+ALL_QUEUES = "risk,decompose,allocate,schedule,finalize,replan"
+
+
+def services_available() -> tuple[bool, str]:
+    for host, port, name in (("127.0.0.1", 5432, "PostgreSQL"), ("127.0.0.1", 6379, "Redis")):
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+        except OSError:
+            return False, f"{name} is not reachable on {host}:{port} (run scripts/ensure-services.sh)"
+    return True, ""
+
+
+def create_database() -> str:
+    name = f"layer2_test_{uuid.uuid4().hex[:10]}"
+    connection = psycopg2.connect(PG_ADMIN_DSN)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    connection = psycopg2.connect(PG_ADMIN_DSN)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    connection.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WorkerProcess:
+    """A real `celery worker` process in its own process group, so a test can kill -9 all of it."""
+
+    def __init__(self, env: dict[str, str], name: str, queues: str = ALL_QUEUES, log_dir: Path | None = None,
+                 extra_env: dict[str, str] | None = None):
+        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
+        self.log_path = (log_dir or Path("/tmp")) / f"worker-{self.name}.log"
+        full_env = {**os.environ, **env, **(extra_env or {})}
+        command = [
+            sys.executable, "-m", "celery", "-A", "tasks.worker:celery_app", "worker",
+            "-Q", queues, "-c", "1", "-P", "prefork", "--hostname", f"{self.name}@%h",
+            "--without-gossip", "--without-mingle", "-l", "INFO",
+        ]
+        self.log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log_path.read_text()[-3000:]}")
+            if " ready." in self.log_path.read_text():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready after {timeout} s:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill_hard(self) -> None:
+        """SIGKILL the whole process group: main process and pool children die mid-task."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
+class ApiServer:
+    """The Flask app served over real HTTP on a loopback port, in a thread."""
+
+    def __init__(self, app):
+        self.port = free_port()
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def wait_for_plan(base_url: str, plan_id: str, *, states=("completed", "failed", "cancelled"),
+                  timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    plan: dict = {}
+    while time.monotonic() < deadline:
+        plan = requests.get(f"{base_url}/api/v1/plans/{plan_id}", timeout=10).json()
+        if plan["status"] in states:
+            return plan
+        time.sleep(0.3)
+    raise AssertionError(f"plan {plan_id} did not reach {states} in {timeout} s; last seen: {plan.get('status')} "
+                         f"{plan.get('stages')}")

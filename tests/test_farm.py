@@ -1,0 +1,123 @@
+"""The real farm: PostgreSQL, Redis and `celery worker` processes, driven over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from app.models import STAGES, PlanTask, PlanVersion, StageResult, StageRun
+from tests.farm import wait_for_plan
+
+pytestmark = pytest.mark.farm
+
+
+def _rows(app, model, version_id: int):
+    from app.extensions import db
+
+    with app.app_context():
+        return db.session.execute(sa.select(model).where(model.plan_version_id == version_id)).scalars().all()
+
+
+def _version_id(app, plan_id: str) -> int:
+    from app.extensions import db
+
+    with app.app_context():
+        return db.session.execute(sa.select(PlanVersion.id).where(PlanVersion.plan_id == plan_id)).scalar_one()
+
+
+def test_goal_submitted_over_http_is_planned_by_workers(api_server, farm_app, start_worker, example_goal):
+    """A goal POSTed to the API is planned by real workers on every stage queue and stored in PostgreSQL."""
+    worker = start_worker("all")
+    response = requests.post(f"{api_server.base_url}/api/v1/plans", json=example_goal, timeout=10)
+    assert response.status_code == 202
+    body = response.json()
+    assert response.headers["Location"] == f"/api/v1/plans/{body['id']}"
+    assert body["status"] in ("queued", "running") and body["version"] == 1
+
+    plan = wait_for_plan(api_server.base_url, body["id"])
+    assert plan["status"] == "completed", plan.get("error")
+    assert {task["id"] for task in plan["tasks"]} == {task["id"] for task in example_goal["tasks"]}
+    assert plan["critical_path"] and plan["makespan_hours"] > 0
+    for stage in STAGES:
+        assert plan["stages"][stage]["state"] == "succeeded"
+        assert plan["stages"][stage]["worker"].startswith(worker.name)
+
+    version_id = _version_id(farm_app, body["id"])
+    runs = _rows(farm_app, StageRun, version_id)
+    assert sorted(run.stage for run in runs if run.state == "succeeded") == sorted(STAGES)
+    assert len(_rows(farm_app, PlanTask, version_id)) == len(example_goal["tasks"])
+
+
+def test_stages_can_run_on_separate_workers_per_queue(api_server, start_worker, example_goal):
+    """With one worker per stage queue, each stage is run by the worker of its own queue."""
+    workers = {stage: start_worker(stage, queues=stage) for stage in STAGES}
+    plan_id = requests.post(f"{api_server.base_url}/api/v1/plans", json=example_goal, timeout=10).json()["id"]
+    plan = wait_for_plan(api_server.base_url, plan_id)
+    assert plan["status"] == "completed", plan.get("error")
+    for stage, worker in workers.items():
+        assert plan["stages"][stage]["worker"].startswith(worker.name)
+
+
+def test_worker_killed_mid_stage_loses_nothing_and_duplicates_nothing(api_server, farm_app, start_worker,
+                                                                      example_goal):
+    """kill -9 of the worker during the schedule stage: a new worker finishes the plan, one success per stage."""
+    doomed = start_worker("doomed", LAYER2_TESTONLY_STAGE_DELAY="schedule=60")
+    plan_id = requests.post(f"{api_server.base_url}/api/v1/plans", json=example_goal, timeout=10).json()["id"]
+    version_id = _version_id(farm_app, plan_id)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = [r for r in _rows(farm_app, StageRun, version_id) if r.stage == "schedule" and r.state == "running"]
+        if running:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the schedule stage never started")
+    doomed.kill_hard()
+
+    rescuer = start_worker("rescuer")
+    plan = wait_for_plan(api_server.base_url, plan_id, timeout=120)
+    assert plan["status"] == "completed", plan.get("error")
+
+    runs = _rows(farm_app, StageRun, version_id)
+    successes = sorted(run.stage for run in runs if run.state == "succeeded")
+    assert successes == sorted(STAGES)
+    schedule_runs = [run for run in runs if run.stage == "schedule"]
+    assert any(run.worker.startswith(doomed.name) and run.state == "abandoned" for run in schedule_runs)
+    assert any(run.worker.startswith(rescuer.name) and run.state == "succeeded" for run in schedule_runs)
+    assert len(_rows(farm_app, StageResult, version_id)) == len(STAGES)
+    assert len(_rows(farm_app, PlanTask, version_id)) == len(example_goal["tasks"])
+
+
+def test_cancel_revokes_pending_stages(api_server, farm_app, start_worker, example_goal):
+    """DELETE while a stage runs: the plan is cancelled, later stages never run, no plan document is written."""
+    start_worker("slow", LAYER2_TESTONLY_STAGE_DELAY="decompose=4")
+    plan_id = requests.post(f"{api_server.base_url}/api/v1/plans", json=example_goal, timeout=10).json()["id"]
+    wait_for_plan(api_server.base_url, plan_id, states=("running",), timeout=30)
+    response = requests.delete(f"{api_server.base_url}/api/v1/plans/{plan_id}", timeout=10)
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+    time.sleep(6)  # longer than the slow stage: it finishes, finds the plan cancelled, keeps nothing
+    plan = requests.get(f"{api_server.base_url}/api/v1/plans/{plan_id}", timeout=10).json()
+    assert plan["status"] == "cancelled"
+    assert "tasks" not in plan
+    for stage in ("allocate", "schedule", "finalize"):
+        assert plan["stages"][stage]["state"] == "revoked"
+    version_id = _version_id(farm_app, plan_id)
+    assert {r.stage for r in _rows(farm_app, StageResult, version_id)} <= {"risk"}
+
+
+def test_domain_error_fails_plan_without_retry(api_server, farm_app, start_worker, example_goal):
+    """A goal the pipeline cannot plan fails with a readable reason after exactly one attempt."""
+    start_worker("all")
+    goal = dict(example_goal, tasks=[])  # no tasks: the placeholder decomposition refuses it
+    plan_id = requests.post(f"{api_server.base_url}/api/v1/plans", json=goal, timeout=10).json()["id"]
+    plan = wait_for_plan(api_server.base_url, plan_id)
+    assert plan["status"] == "failed"
+    assert "decompose" in plan["error"] and "no tasks" in plan["error"]
+    runs = [r for r in _rows(farm_app, StageRun, _version_id(farm_app, plan_id)) if r.stage == "decompose"]
+    assert [r.state for r in runs] == ["failed"]
+    assert plan["stages"]["allocate"]["state"] == "pending"
