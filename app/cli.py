@@ -21,16 +21,19 @@ EXIT_INVALID = 2
 TERMINAL = ("completed", "failed", "cancelled")
 
 
+class CliError(Exception):
+    """Bad input on the command line: printed as one line, exit code 2."""
+
+
 def _read_goal(path: str) -> dict:
     try:
         text = Path(path).read_text()
     except OSError as error:
-        raise SystemExit(_fail(f"cannot read {path}: {error.strerror}"))
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
     try:
-        goal = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
-        raise SystemExit(_fail(f"{path} is not valid JSON: {error.msg} at line {error.lineno}"))
-    return goal
+        raise CliError(f"{path} is not valid JSON: {error.msg} at line {error.lineno}") from None
 
 
 def _fail(message: str) -> int:
@@ -60,7 +63,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     goal = _read_goal(args.goal)
     with tempfile.TemporaryDirectory(prefix="layer2-plan-") as workdir:
-        app = create_app({"DATABASE_URL": f"sqlite:///{workdir}/plan.sqlite", "CELERY_BROKER_URL": None})
+        app = create_app({"DATABASE_URL": f"sqlite:///{workdir}/plan.sqlite", "CELERY_BROKER_URL": None,
+                          "LOG_LEVEL": "WARNING"})
         upgrade_database(app)
         client = app.test_client()
         response = client.post("/api/v1/plans", json=goal)
@@ -86,7 +90,11 @@ def _http_json(method: str, url: str, body: dict | None = None) -> tuple[int, di
 def _demo(base_url: str, goal_path: str) -> None:
     from app.render import render_plan
 
-    goal = _read_goal(goal_path)
+    try:
+        goal = _read_goal(goal_path)
+    except CliError as error:
+        _fail(str(error))
+        return
     print(f"Submitting {goal_path} to {base_url}/api/v1/plans ...", flush=True)
     status, body = _http_json("POST", f"{base_url}/api/v1/plans", goal)
     if status != 202:
@@ -152,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=cmd_serve)
     commands.add_parser("solve-psplib", help="solve PSPLIB .sm instances (see --help of the subcommand)")
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CliError as error:
+        return _fail(str(error))
 
 
 if __name__ == "__main__":

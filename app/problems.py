@@ -54,6 +54,10 @@ def flatten_marshmallow(messages, prefix: str = "") -> list[dict]:
                 path = f"{prefix}[{key}]"
             elif key == "_schema":
                 path = prefix or "(body)"
+            elif key == "value" and prefix:
+                path = prefix  # marshmallow nests a Dict value's errors under "value"
+            elif key == "key" and prefix:
+                path = prefix + " (key)"
             else:
                 path = f"{prefix}.{key}" if prefix else str(key)
             if key == "_schema":
