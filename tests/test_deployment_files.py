@@ -1,0 +1,52 @@
+"""The Procfile, docker-compose.yml and Dockerfile describe the farm the code expects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from app.models import STAGES
+from tasks.queues import QUEUE_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def procfile() -> dict[str, str]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, command = line.partition(":")
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+def test_procfile_starts_api_after_migration_and_one_worker_per_queue():
+    """web runs `db upgrade` then gunicorn; each queue has its own worker; beat and flower are there."""
+    entries = procfile()
+    assert entries["web"].index("db upgrade") < entries["web"].index("gunicorn")
+    for queue in QUEUE_NAMES:
+        assert f"-Q {queue} " in entries[queue] and "tasks.worker:celery_app worker" in entries[queue]
+    assert "beat" in entries["beat"] and "flower" in entries["flower"]
+
+
+def test_compose_runs_the_same_farm_from_one_image():
+    """Compose has postgres and redis, and every Python service uses one image with its own command."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "api", "beat", "flower", *STAGES, "replan"} <= set(services)
+    python_services = [name for name in services if name not in ("postgres", "redis")]
+    assert {services[name]["image"] for name in python_services} == {"layer2-planning:latest"}
+    for queue in QUEUE_NAMES:
+        assert f"-Q {queue} " in services[queue]["command"]
+    assert "db upgrade" in services["api"]["command"] and "8082:8082" in services["api"]["ports"]
+    env = services["api"]["environment"]
+    assert env["DATABASE_URL"].startswith("postgresql://") and env["CELERY_BROKER_URL"].startswith("redis://")
+
+
+def test_dockerfile_installs_every_package():
+    """The image copies and installs every package the processes import."""
+    text = (ROOT / "Dockerfile").read_text()
+    for package in ("app", "tasks", "planning", "scheduling", "migrations"):
+        assert f"COPY {package} ./{package}" in text
+    assert "pip install" in text and "EXPOSE 8082" in text
