@@ -17,6 +17,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(config))
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app.json.sort_keys = False  # keep documents in their documented order (stages in pipeline order)
 
     from app import models  # noqa: F401  (registers the tables with the metadata)
     from app.extensions import db, migrate
