@@ -91,6 +91,8 @@ def test_health_and_metrics(client, example_goal):
     client.post("/api/v1/plans", json=example_goal)
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "layer2_goals_received_total" in metrics
+    assert 'layer2_stage_duration_seconds_count{stage="schedule"}' in metrics
+    assert "layer2_plans_created_total" in metrics
 
 
 @pytest.mark.parametrize("goal_file", sorted(p.name for p in EXAMPLES.glob("*.json")))

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from app.extensions import db
+from app.metrics import PLANNING_ERRORS, PLANS_CREATED, STAGE_DURATION
 from app.models import TERMINAL_STATES, PlanTask, PlanVersion, StageResult, StageRun, utcnow
 from planning.errors import PlanningError
 from planning.goal import Goal
@@ -143,6 +144,9 @@ def _save(version_id: int, run_id: int, stage: str, output: dict, started: float
         run.state, run.finished_at = "succeeded", utcnow()
         run.duration_seconds = round(time.monotonic() - started, 4)
         session.commit()
+        STAGE_DURATION.labels(stage).observe(run.duration_seconds)
+        if stage == "finalize":
+            PLANS_CREATED.inc()
     except sa_exc.IntegrityError:
         # Another delivery of this message saved the stage first; theirs stands.
         session.rollback()
@@ -170,5 +174,6 @@ def _fail(version_id: int, run_id: int, reason: str, started: float) -> None:
     version.error = reason
     version.plan.status = "failed"
     session.commit()
+    PLANNING_ERRORS.inc()
     _mark_run(run_id, "failed", reason, started)
     log.warning("plan version %s failed: %s", version_id, reason)
