@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8082
-GOAL ?= examples/goals/website-launch.json
+GOAL ?= examples/goals/software-delivery-portal.json
 
 .PHONY: run test install install-dev lint bench clean
 

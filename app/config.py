@@ -151,4 +151,16 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         },
     }
     config.update(overrides)
+    _check_domain_library(config["PLANNING"])
     return config
+
+
+def _check_domain_library(settings) -> None:
+    """Load the domain files at start-up so a broken user file stops the service, named."""
+    from planning.errors import PlanningError
+    from planning.stages import domain_library
+
+    try:
+        domain_library(settings.domains_dir)
+    except PlanningError as error:
+        raise ConfigError(f"domain library: {error.message}") from None

@@ -68,10 +68,12 @@ class GoalCreate(Schema):
     start = fields.Date(load_default=None, allow_none=True)
     deadline = fields.Date(load_default=None, allow_none=True)
     budget = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=validate.Range(min=0))
-    currency = fields.String(load_default="USD", validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like USD"))
+    currency = fields.String(load_default="USD",
+                             validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like USD"))
     components = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list,
                              validate=validate.Length(max=MAX_LIST))
-    resources = fields.List(fields.Nested(ResourcePoolCreate), load_default=list, validate=validate.Length(max=MAX_LIST))
+    resources = fields.List(fields.Nested(ResourcePoolCreate), load_default=list,
+                            validate=validate.Length(max=MAX_LIST))
     tasks = fields.List(fields.Nested(GoalTaskCreate), load_default=list, validate=validate.Length(max=MAX_TASKS))
     context = fields.Dict(load_default=dict)
 

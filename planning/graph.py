@@ -45,7 +45,7 @@ def find_cycle(successors: Mapping[str, Iterable[str]]) -> list[str] | None:
 def topological_order(successors: Mapping[str, Iterable[str]]) -> list[str]:
     """Kahn's algorithm; raises ValueError naming a cycle if there is one."""
     indegree = {node: 0 for node in successors}
-    for node, children in successors.items():
+    for children in successors.values():
         for child in children:
             indegree[child] = indegree.get(child, 0) + 1
     ready = [node for node, degree in indegree.items() if degree == 0]

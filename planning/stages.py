@@ -7,10 +7,11 @@ Results are plain JSON-able dicts because the farm stores them between stages.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from planning.allocation import allocate_from_goal_pools
-from planning.explicit import network_from_explicit_tasks
+from planning.decomposition import DomainLibrary, decompose, load_domain_library
 from planning.goal import Goal
 from planning.network import TaskNetwork
 from planning.plan_document import build_plan_document
@@ -25,8 +26,14 @@ def assess_goal_risks(goal: Goal, outputs: dict, settings: PlanningSettings) -> 
     return {"risks": [], "assessed": False}
 
 
+@functools.lru_cache(maxsize=4)
+def domain_library(domains_dir: str | None) -> DomainLibrary:
+    """Parsed once per process (about 0.1 s), then shared by every plan."""
+    return load_domain_library(extra_dir=domains_dir)
+
+
 def decompose_goal(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
-    return network_from_explicit_tasks(goal).to_dict()
+    return decompose(goal, settings, domain_library(settings.domains_dir)).to_dict()
 
 
 def allocate_resources(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:

@@ -43,6 +43,7 @@ CASES = [
     ("blank-title", goal_with(title="   "), 422, "title", "blank"),
     ("title-wrong-type", goal_with(title=42), 422, "title", "string"),
     ("unknown-strategy", goal_with(strategy="waterfall"), 422, "strategy", "one of"),
+    ("unknown-domain", goal_with(domain="basket_weaving"), 422, "domain", "known domains"),
     ("unknown-top-level-field", goal_with(colour="blue"), 422, "colour", "unknown"),
     ("priority-out-of-range", goal_with(priority=9), 422, "priority", ""),
     ("priority-wrong-type", goal_with(priority="high"), 422, "priority", "integer"),

@@ -9,6 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from app.models import STAGES, PlanTask, PlanVersion, StageResult, StageRun
+from tests.conftest import load_example
 from tests.farm import wait_for_plan
 
 pytestmark = pytest.mark.farm
@@ -110,14 +111,16 @@ def test_cancel_revokes_pending_stages(api_server, farm_app, start_worker, examp
     assert {r.stage for r in _rows(farm_app, StageResult, version_id)} <= {"risk"}
 
 
-def test_domain_error_fails_plan_without_retry(api_server, farm_app, start_worker, example_goal):
+def test_domain_error_fails_plan_without_retry(api_server, farm_app, start_worker, tmp_path):
     """A goal the pipeline cannot plan fails with a readable reason after exactly one attempt."""
-    start_worker("all")
-    goal = dict(example_goal, tasks=[])  # no tasks: the placeholder decomposition refuses it
+    config = tmp_path / "layer2.toml"
+    config.write_text("[planning]\nmax_tasks_per_plan = 5\n")
+    start_worker("all", LAYER2_CONFIG_FILE=config)
+    goal = load_example("software-delivery-portal.json")  # decomposes into dozens of tasks
     plan_id = requests.post(f"{api_server.base_url}/api/v1/plans", json=goal, timeout=10).json()["id"]
     plan = wait_for_plan(api_server.base_url, plan_id)
     assert plan["status"] == "failed"
-    assert "decompose" in plan["error"] and "no tasks" in plan["error"]
+    assert "decompose" in plan["error"] and "5" in plan["error"], plan["error"]
     runs = [r for r in _rows(farm_app, StageRun, _version_id(farm_app, plan_id)) if r.stage == "decompose"]
     assert [r.state for r in runs] == ["failed"]
     assert plan["stages"]["allocate"]["state"] == "pending"

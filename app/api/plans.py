@@ -41,7 +41,8 @@ def create_plan():
     body = json_body()
     try:
         goal = GoalCreate().load(body)
-        version = plan_service.create_plan(session=db.session, goal_data=goal, actor=actor())
+        version = plan_service.create_plan(session=db.session, goal_data=goal, actor=actor(),
+                                           settings=current_app.config["PLANNING"])
     except (ValidationError, PlanningError):
         db.session.rollback()
         VALIDATION_ERRORS.inc()

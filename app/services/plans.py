@@ -10,17 +10,23 @@ from sqlalchemy.orm import Session
 
 from app.models import STAGES, TERMINAL_STATES, Goal, Plan, PlanVersion, StageRun, utcnow
 from app.services import audit
+from planning.errors import PlanningError
 from planning.goal import Goal as PlanningGoal
+from planning.settings import PlanningSettings
+from planning.stages import domain_library
 
 
-def create_plan(*, session: Session, goal_data: dict, actor: str) -> PlanVersion:
+def create_plan(*, session: Session, goal_data: dict, actor: str, settings: PlanningSettings) -> PlanVersion:
     """Store the goal and version 1 (queued) in one transaction; the caller enqueues."""
     document = json.loads(json.dumps(goal_data, default=str))  # dates -> ISO strings
-    PlanningGoal.from_dict(document)  # meaning-level validation before any row is written
-    goal = Goal(title=document["title"], document=document)
-    plan = Plan(goal=goal, status="queued", current_version=1)
+    goal = PlanningGoal.from_dict(document)  # meaning-level validation before any row is written
+    library = domain_library(settings.domains_dir)
+    if goal.domain is not None and goal.domain not in library:
+        raise PlanningError(f"unknown domain {goal.domain!r}; known domains: {', '.join(library.ids)}", "domain")
+    goal_row = Goal(title=document["title"], document=document)
+    plan = Plan(goal=goal_row, status="queued", current_version=1)
     version = PlanVersion(plan=plan, version=1, status="queued", reason="initial plan")
-    session.add_all([goal, plan, version])
+    session.add_all([goal_row, plan, version])
     session.flush()
     audit.record(actor=actor, action="plan.create", entity="plan", entity_id=plan.id, after=document)
     session.commit()
