@@ -59,15 +59,16 @@ def render_plan(plan: dict, *, max_tasks: int = 60) -> str:
             due = f"  due {milestone['due']}" if milestone.get("due") else ""
             late = {True: "  on time", False: "  LATE", None: ""}[milestone.get("on_time")]
             add(f"  {milestone['name']:<30} {_day(milestone.get('date'))}{due}{late}")
-    risks = sorted(plan.get("risks", []), key=lambda r: -r.get("score", 0))
+    risks = sorted(plan.get("risks", []), key=lambda r: r.get("rank", 0))
     add("")
-    add("Top risks" if risks else "Top risks: none identified")
+    alerts = len(plan.get("risk_alerts", []))
+    add(f"Top risks ({len(risks)} found, {alerts} at or above the alert thresholds)" if risks
+        else "Top risks: none identified")
     for risk_item in risks[:5]:
         add(f"  [{risk_item.get('category')}] {risk_item.get('title')}  p={risk_item.get('probability')} "
             f"impact={risk_item.get('impact')} score={risk_item.get('score')}")
         for mitigation in (risk_item.get("mitigations") or [])[:2]:
-            text = mitigation.get("action") if isinstance(mitigation, dict) else mitigation
-            add(f"      mitigation: {text}")
+            add(f"      mitigation: {mitigation.get('title')}: {mitigation.get('changes')}")
     if plan.get("warnings"):
         add("")
         add("Warnings")

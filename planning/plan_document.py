@@ -11,23 +11,10 @@ from datetime import date
 from planning.goal import Goal
 from planning.network import TaskNetwork
 from planning.settings import PlanningSettings
-from scheduling import WorkCalendar
+from planning.work_calendar import calendar_for, project_start
 
 
-def calendar_for(settings: PlanningSettings) -> WorkCalendar:
-    return WorkCalendar(
-        hours_per_day=settings.hours_per_day,
-        holidays=frozenset(date.fromisoformat(day) for day in settings.holidays),
-    )
-
-
-def project_start(goal: Goal, meta: dict) -> date:
-    if goal.start:
-        return goal.start
-    return date.fromisoformat(meta.get("planned_on") or date.today().isoformat())
-
-
-def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
+def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings, assessment: dict) -> dict:
     network = TaskNetwork.from_dict(outputs["decompose"])
     allocation = outputs["allocate"]
     schedule = outputs["schedule"]
@@ -36,6 +23,9 @@ def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings) -
 
     def at(hours: int) -> str:
         return calendar.to_datetime(start, hours).isoformat()
+
+    def until(hours: int) -> str:  # a finish: the end of the last worked hour, not the next morning
+        return calendar.to_datetime(start, hours, as_finish=True).isoformat()
 
     timing = schedule["tasks"]
     by_task_allocations: dict[str, list[dict]] = {}
@@ -56,7 +46,7 @@ def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings) -
             "estimate": task.estimate.to_dict(),
             "duration": task.duration_hours,
             "start": at(slot["start"]),
-            "finish": at(slot["finish"]),
+            "finish": until(slot["finish"]),
             "start_hour": slot["start"],
             "finish_hour": slot["finish"],
             **{key: slot[key] for key in ("es", "ef", "ls", "lf", "total_float", "free_float", "critical")},
@@ -73,12 +63,12 @@ def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings) -
         if not slots:
             continue
         first, last = min(s["start"] for s in slots), max(s["finish"] for s in slots)
-        phases.append({**phase.to_dict(), "start": at(first), "finish": at(last)})
+        phases.append({**phase.to_dict(), "start": at(first), "finish": until(last)})
 
     milestones = []
     for milestone in network.milestones:
         reached = max((timing[t]["finish"] for t in milestone.depends_on if t in timing), default=0)
-        when = calendar.to_datetime(start, reached)
+        when = calendar.to_datetime(start, reached, as_finish=True)
         milestones.append({
             **milestone.to_dict(),
             "date": when.isoformat(),
@@ -86,11 +76,8 @@ def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings) -
         })
 
     makespan = schedule["makespan_hours"]
-    finish = calendar.to_datetime(start, makespan)
-    risk_output = outputs.get("risk", {})
-    warnings = list(network.warnings) + list(allocation.get("warnings", []))
-    if not risk_output.get("assessed", True):
-        warnings.append("risk assessment is not available yet: no risks were assessed")
+    finish = calendar.to_datetime(start, makespan, as_finish=True)
+    warnings = list(network.warnings) + list(allocation.get("warnings", [])) + list(assessment["warnings"])
     if goal.deadline and finish.date() > goal.deadline:
         warnings.append(f"the schedule finishes on {finish.date()}, after the deadline {goal.deadline}")
     return {
@@ -105,8 +92,12 @@ def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings) -
         "finish": finish.isoformat(),
         "phases": phases,
         "milestones": milestones,
-        "risks": risk_output.get("risks", []),
-        "schedule_risk": risk_output.get("schedule_risk"),
+        "risks": assessment["risks"],
+        "schedule_risk": assessment["schedule_risk"],
+        "risk_alerts": assessment["alerts"],
+        "pre_assessment_risks": [risk["id"] for risk in outputs.get("risk", {}).get("risks", [])],
+        "approval": {"auto_approvable": settings.auto_approve_low_risk_plans and not assessment["blocks_auto_approval"],
+                     "blocked_by": assessment["alerts"]},
         "allocations": allocation["allocations"],
         "resource_pools": allocation["pools"],
         "cost": allocation["cost"],

@@ -15,6 +15,7 @@ from planning.decomposition import DomainLibrary, decompose, load_domain_library
 from planning.goal import Goal
 from planning.network import TaskNetwork
 from planning.plan_document import build_plan_document
+from planning.risk_adapter import assess_scheduled_plan, pre_assess_goal
 from planning.schedule_adapter import schedule_network
 from planning.settings import PlanningSettings
 
@@ -22,8 +23,7 @@ StageFunction = Callable[[Goal, dict, PlanningSettings], dict]
 
 
 def assess_goal_risks(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
-    """PLACEHOLDER until the risk assessor lands (issue 5): reports that no risks were assessed."""
-    return {"risks": [], "assessed": False}
+    return pre_assess_goal(goal, outputs, settings)
 
 
 @functools.lru_cache(maxsize=4)
@@ -45,7 +45,7 @@ def schedule_tasks(goal: Goal, outputs: dict, settings: PlanningSettings) -> dic
 
 
 def finalize_plan(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
-    return build_plan_document(goal, outputs, settings)
+    return build_plan_document(goal, outputs, settings, assess_scheduled_plan(goal, outputs, settings))
 
 
 STAGE_FUNCTIONS: dict[str, StageFunction] = {

@@ -115,7 +115,8 @@ def _start_run(version: PlanVersion, stage: str, worker: str | None, attempt: in
 def _load_outputs(version: PlanVersion) -> dict:
     rows = db.session.execute(sa.select(StageResult).where(StageResult.plan_version_id == version.id)).scalars()
     outputs = {row.stage: row.output for row in rows}
-    outputs["_meta"] = {"planned_on": version.created_at.date().isoformat(), "plan_id": version.plan_id,
+    outputs["_meta"] = {"planned_on": version.created_at.date().isoformat(),
+                        "created_at": version.created_at.isoformat(), "plan_id": version.plan_id,
                         "version": version.version}
     return outputs
 

@@ -106,6 +106,7 @@ def test_limits_give_a_planning_error_or_a_network_within_them(goal, max_tasks, 
     try:
         network = decompose(goal, limits, LIBRARY)
     except PlanningError as error:
-        assert error.field in ("tasks", "components", "domain", "strategy")
+        # A mixed goal can also meet a cycle through inferred input/output links: named, on a task field.
+        assert error.field in ("tasks", "components", "domain", "strategy") or error.field.startswith("tasks[")
         return
     assert len(network.tasks) <= max_tasks
