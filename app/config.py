@@ -29,6 +29,7 @@ ENV_SETTINGS = {
 
 ENV_KEYS = {
     "DATABASE_URL", "CELERY_BROKER_URL", "CELERY_KEY_PREFIX", "CELERY_VISIBILITY_TIMEOUT", "LAYER8_BASE_URL",
+    "LAYER8_CACHE_TTL_SECONDS", "LAYER8_TIMEOUT_SECONDS",
     "LAYER2_CONFIG_FILE", "LAYER2_HOME", "LAYER2_MAX_GOAL_BYTES", "LAYER2_RESUME_STALLED_AFTER",
     "LAYER2_TESTONLY_STAGE_DELAY", *ENV_SETTINGS,
 }
@@ -78,6 +79,16 @@ def build_planning_settings(env: dict[str, str]) -> PlanningSettings:
     return settings
 
 
+def _seconds(env: dict[str, str], name: str, default: str, *, allow_zero: bool) -> float:
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name}={env[name]!r} is not a number of seconds") from None
+    if not (value >= 0 if allow_zero else value > 0) or value == float("inf"):
+        raise ConfigError(f"{name} must be {'at least 0' if allow_zero else 'positive'} seconds, got {value!r}")
+    return value
+
+
 def normalize_database_url(url: str) -> str:
     """Plain postgres URLs use psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -110,6 +121,8 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
     layer8 = env.get("LAYER8_BASE_URL") or None
     if layer8 and not layer8.startswith(("http://", "https://")):
         raise ConfigError(f"LAYER8_BASE_URL must be an http(s) URL, got {layer8!r}")
+    layer8_cache_ttl = _seconds(env, "LAYER8_CACHE_TTL_SECONDS", "60", allow_zero=True)
+    layer8_timeout = _seconds(env, "LAYER8_TIMEOUT_SECONDS", "2", allow_zero=False)
     try:
         visibility_timeout = int(env.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
     except ValueError:
@@ -132,6 +145,8 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "EMBEDDED": embedded,
         "LAYER8_BASE_URL": layer8,
+        "LAYER8_CACHE_TTL_SECONDS": layer8_cache_ttl,
+        "LAYER8_TIMEOUT_SECONDS": layer8_timeout,
         "PLANNING": build_planning_settings(env),
         "MAX_CONTENT_LENGTH": int(env.get("LAYER2_MAX_GOAL_BYTES", 1_000_000)),
         "RESUME_STALLED_AFTER_SECONDS": int(env.get("LAYER2_RESUME_STALLED_AFTER", "900")),

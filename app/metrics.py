@@ -11,6 +11,9 @@ VALIDATION_ERRORS = Counter("layer2_validation_errors_total", "Goals rejected by
 PLANS_CREATED = Counter("layer2_plans_created_total", "Plan versions completed")
 PLANNING_ERRORS = Counter("layer2_planning_errors_total", "Plan versions failed")
 STAGE_DURATION = Histogram("layer2_stage_duration_seconds", "Time spent in a stage", ["stage"])
+INTEGRATION_ERRORS = Counter("layer2_integration_errors_total",
+                             "Calls to other layers that failed (after retries) or that the circuit breaker refused",
+                             ["system", "operation", "kind"])
 
 # One exporter per process: its request metrics live in the process-wide
 # registry, and a second init_app (tests build many apps) only adds /metrics.

@@ -126,6 +126,25 @@ class PlanTask(db.Model):
     __mapper_args__ = {"version_id_col": row_version}
 
 
+class PlanRisk(db.Model):
+    """A risk of a plan version with its live state (mitigations change it; the snapshot keeps the original)."""
+
+    __tablename__ = "plan_risks"
+    __table_args__ = (sa.UniqueConstraint("plan_version_id", "risk_key", name="uq_plan_risks_version_key"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    plan_version_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_versions.id", ondelete="CASCADE"), index=True)
+    risk_key: Mapped[str] = mapped_column(sa.String(100))
+    category: Mapped[str] = mapped_column(sa.String(30))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    score: Mapped[float] = mapped_column(sa.Float)
+    rank: Mapped[int] = mapped_column(sa.Integer)
+    data: Mapped[dict] = mapped_column(JSONDocument)
+    row_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}
+
+
 class AuditEntry(db.Model):
     __tablename__ = "audit_log"
 
@@ -137,3 +156,26 @@ class AuditEntry(db.Model):
     entity_id: Mapped[str] = mapped_column(sa.String(100), index=True)
     before_digest: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     after_digest: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+
+class ResourcePoolRecord(db.Model):
+    """A pool of the local resource set (`/api/v1/resources`), the embedded default source."""
+
+    __tablename__ = "resource_pools"
+    __table_args__ = (sa.UniqueConstraint("type", name="uq_resource_pools_type"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(sa.String(100))
+    capacity: Mapped[int] = mapped_column(sa.Integer)
+    cost_rate: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    rate_unit: Mapped[str] = mapped_column(sa.String(10), default="hour")
+    currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
+    hours_per_day: Mapped[int] = mapped_column(sa.Integer, default=8)
+    # The types this pool may stand in for (a senior engineer pool lists "engineer").
+    substitutes: Mapped[list] = mapped_column(JSONDocument, default=list)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "capacity": self.capacity, "cost_rate": self.cost_rate,
+                "rate_unit": self.rate_unit, "currency": self.currency, "hours_per_day": self.hours_per_day,
+                "substitutes": list(self.substitutes or [])}

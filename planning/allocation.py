@@ -1,52 +1,42 @@
-"""Allocation from the goal's own resource pools, with cost and budget.
+"""The allocate stage's entry points: pools from their sources, then `planning.resources.allocate`.
 
-Each task is served by the pool of the type it asks for, with the units it
-asks for; cost is units x hours x the pool's hourly rate. Capacity conflicts
-are left to the scheduler, which never exceeds a pool's capacity.
+`allocate_from_goal_pools` plans from the goal's own pools (and the decomposition's
+suggestions) alone; `allocate_with_sources` adds the local pool and Layer 8's
+availability, which the caller fetched. Both return the same plain-data shape:
+`pools`, `allocations`, `cost`, `shortfalls`, `warnings` (what the schedule and plan
+document read), plus `conflicts`, `requests`, `recommendations`, `task_demands`,
+`levelled` and `integration`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import date
+
 from planning.goal import Goal
 from planning.network import TaskNetwork
+from planning.resources import allocate, read_sources
 from planning.settings import PlanningSettings
-
-DEFAULT_POOL_CAPACITY = 1
 
 
 def allocate_from_goal_pools(goal: Goal, network: TaskNetwork, settings: PlanningSettings) -> dict:
-    """Return {pools, allocations, cost, warnings} as plain data."""
-    pools = {pool.type: {"type": pool.type, "capacity": pool.capacity, "cost_per_hour": pool.cost_per_hour,
-                         "source": "goal"} for pool in goal.resources}
-    warnings: list[str] = []
-    for suggested in network.notes.get("suggested_pools", []):
-        pools.setdefault(suggested["type"], {**suggested, "source": "suggested"})
-    allocations = []
-    total = 0.0
-    for task in network.tasks:
-        hours = task.duration_hours
-        for resource_type, units in task.resources.items():
-            pool = pools.get(resource_type)
-            if pool is None:
-                pool = {"type": resource_type, "capacity": max(units, DEFAULT_POOL_CAPACITY),
-                        "cost_per_hour": 0.0, "source": "assumed"}
-                pools[resource_type] = pool
-                warnings.append(f"resource type {resource_type!r} has no pool; assumed {pool['capacity']} unit(s) at no cost")
-            cost = units * hours * pool["cost_per_hour"]
-            total += cost
-            allocations.append({"task_id": task.id, "resource": resource_type, "units": units,
-                                "hours": hours, "cost": round(cost, 2), "status": "planned"})
-    budget = goal.budget
-    reserve = settings.resource_buffer_percentage
-    within = None if budget is None else total <= budget * (1 - reserve)
-    if within is False:
-        warnings.append(f"estimated cost {total:.2f} {goal.currency} exceeds the budget {budget:.2f} "
-                        f"less the {reserve:.0%} reserve")
-    return {
-        "pools": sorted(pools.values(), key=lambda p: p["type"]),
-        "allocations": allocations,
-        "cost": {"total": round(total, 2), "currency": goal.currency, "budget": budget,
-                 "reserve_percentage": reserve, "within_budget": within},
-        "shortfalls": [],
-        "warnings": warnings,
-    }
+    """Allocate from the goal's pools and the decomposition's suggested pools."""
+    return allocate_with_sources(goal, network, settings, local_pools=[], layer8=None)
+
+
+def allocate_with_sources(goal: Goal, network: TaskNetwork, settings: PlanningSettings, *,
+                          local_pools: Sequence[Mapping], layer8: Mapping | None,
+                          project_start: date | None = None) -> dict:
+    """Allocate from the goal's pools, then Layer 8's, then the local pool's, then the suggestions.
+
+    `layer8` is Layer 8's availability answer as fetched, `None` when Layer 8 is not
+    configured, or `{"error": ..., "kind": ...}` when it could not be reached: the plan is
+    then made from the other sources and carries a warning.
+    """
+    sources = read_sources(goal, network, local_pools=local_pools, layer8=layer8)
+    result = allocate(goal, network, sources.pools, sources.availability, settings,
+                      project_start=project_start, requestable=sources.requestable)
+    result["warnings"] = sources.warnings + result["warnings"]
+    result["integration"] = {**sources.integration,
+                             "sources": {pool["type"]: pool["source"] for pool in result["pools"]}}
+    return result

@@ -101,6 +101,7 @@ def test_cli_plans_every_example_goal(goal_file, capsys):
     assert main(["plan", str(EXAMPLES / goal_file)]) == 0
     out = capsys.readouterr().out
     assert "Critical path:" in out and "Tasks (" in out and "[completed]" in out
+    assert "finish risk: P50" in out and "mitigation:" in out
 
 
 def test_cli_json_output_is_the_plan_document(capsys):

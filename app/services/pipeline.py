@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 
 from app.extensions import db
 from app.metrics import PLANNING_ERRORS, PLANS_CREATED, STAGE_DURATION
-from app.models import TERMINAL_STATES, PlanTask, PlanVersion, StageResult, StageRun, utcnow
+from app.models import TERMINAL_STATES, PlanRisk, PlanTask, PlanVersion, StageResult, StageRun, utcnow
 from planning.errors import PlanningError
 from planning.goal import Goal
 from planning.settings import PlanningSettings
@@ -136,6 +136,9 @@ def _save(version_id: int, run_id: int, stage: str, output: dict, started: float
                 session.add(PlanTask(plan_version_id=version_id, task_key=task["id"], name=task["name"],
                                      phase=task.get("phase", ""), data=task))
         if stage == "finalize":
+            for risk in output["risks"]:
+                session.add(PlanRisk(plan_version_id=version_id, risk_key=risk["id"], category=risk["category"],
+                                     status=risk["status"], score=risk["score"], rank=risk["rank"], data=risk))
             version.document = output
             version.status = "completed"
             version.completed_at = utcnow()

@@ -1,0 +1,57 @@
+"""`/api/v1/plans/{id}/risks` and `/api/v1/risks/{id}/mitigate`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from marshmallow import RAISE, Schema, fields, validate
+
+from app.api.plans import json_body
+from app.extensions import db
+from app.models import PlanRisk
+from app.problems import ApiProblem
+from app.services import plans as plan_service
+from app.services import risks as risk_service
+from planning.settings import IMPACT_LEVELS
+
+bp = Blueprint("risks", __name__, url_prefix="/api/v1")
+
+RISK_STATUSES = ("open", "mitigated", "closed", "realized")
+CATEGORIES = ("technical", "resource", "timeline", "integration", "external")
+
+
+class RiskListQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(load_default=None, validate=validate.OneOf(RISK_STATUSES))
+    category = fields.String(load_default=None, validate=validate.OneOf(CATEGORIES))
+
+
+class RiskMitigate(Schema):
+    class Meta:
+        unknown = RAISE
+
+    who = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    why = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    probability = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0, max=1))
+    impact = fields.String(required=True, validate=validate.OneOf(IMPACT_LEVELS))
+
+
+@bp.get("/plans/<plan_id>/risks")
+def list_plan_risks(plan_id: str):
+    query = RiskListQuery().load(request.args.to_dict())
+    plan = plan_service.get_plan(session=db.session, plan_id=plan_id)
+    if plan is None:
+        raise ApiProblem(404, "plan-not-found", "Plan not found", f"no plan with id {plan_id!r}")
+    version = plan_service.current_version(plan)
+    risks = risk_service.list_risks(session=db.session, version=version, **query)
+    return {"plan_id": plan.id, "version": version.version, "status": version.status, "risks": risks}
+
+
+@bp.post("/risks/<risk_id>/mitigate")
+def mitigate_risk(risk_id: str):
+    body = RiskMitigate().load(json_body())
+    row = db.session.get(PlanRisk, risk_id)
+    if row is None:
+        raise ApiProblem(404, "risk-not-found", "Risk not found", f"no risk with id {risk_id!r}")
+    return risk_service.record_mitigation(session=db.session, row=row, **body)
