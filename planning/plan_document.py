@@ -29,7 +29,12 @@ def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings, a
 
     timing = schedule["tasks"]
     by_task_allocations: dict[str, list[dict]] = {}
+    allocations = []
     for row in allocation["allocations"]:
+        # The stage allocated over early-start windows; the plan shows when the work is scheduled.
+        slot = timing[row["task_id"]]
+        row = {**row, "start": at(slot["start"]), "finish": until(slot["finish"])}
+        allocations.append(row)
         by_task_allocations.setdefault(row["task_id"], []).append(row)
 
     tasks = []
@@ -98,8 +103,12 @@ def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings, a
         "pre_assessment_risks": [risk["id"] for risk in outputs.get("risk", {}).get("risks", [])],
         "approval": {"auto_approvable": settings.auto_approve_low_risk_plans and not assessment["blocks_auto_approval"],
                      "blocked_by": assessment["alerts"]},
-        "allocations": allocation["allocations"],
+        "allocations": allocations,
         "resource_pools": allocation["pools"],
+        "resource_conflicts": allocation.get("conflicts", []),
+        "resource_requests": allocation.get("requests", []),
+        "recommendations": allocation.get("recommendations", []),
+        "integration": allocation.get("integration", {}),
         "cost": allocation["cost"],
         "solver": schedule["solver"],
         "decomposition": {"strategy": network.strategy, "domain": network.domain, "notes": network.notes},

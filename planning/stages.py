@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from planning.allocation import allocate_from_goal_pools
+from planning.allocation import allocate_with_sources
 from planning.decomposition import DomainLibrary, decompose, load_domain_library
 from planning.goal import Goal
 from planning.network import TaskNetwork
@@ -18,6 +18,7 @@ from planning.plan_document import build_plan_document
 from planning.risk_adapter import assess_scheduled_plan, pre_assess_goal
 from planning.schedule_adapter import schedule_network
 from planning.settings import PlanningSettings
+from planning.work_calendar import project_start
 
 StageFunction = Callable[[Goal, dict, PlanningSettings], dict]
 
@@ -37,7 +38,10 @@ def decompose_goal(goal: Goal, outputs: dict, settings: PlanningSettings) -> dic
 
 
 def allocate_resources(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
-    return allocate_from_goal_pools(goal, TaskNetwork.from_dict(outputs["decompose"]), settings)
+    """Pools from the goal, then `_sources` (Layer 8 and the local pool) when the pipeline fetched them."""
+    sources = outputs.get("_sources") or {"local_pools": [], "layer8": None}
+    return allocate_with_sources(goal, TaskNetwork.from_dict(outputs["decompose"]), settings, **sources,
+                                 project_start=project_start(goal, outputs.get("_meta", {})))
 
 
 def schedule_tasks(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:

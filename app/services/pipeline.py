@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from app.extensions import db
 from app.metrics import PLANNING_ERRORS, PLANS_CREATED, STAGE_DURATION
 from app.models import TERMINAL_STATES, PlanRisk, PlanTask, PlanVersion, StageResult, StageRun, utcnow
+from app.services.stage_io import apply_effects, gather_inputs
 from planning.errors import PlanningError
 from planning.goal import Goal
 from planning.settings import PlanningSettings
@@ -64,8 +65,8 @@ def run_stage(
     started = time.monotonic()
     try:
         goal = Goal.from_dict(version.plan.goal.document)
-        outputs = _load_outputs(version)
-        output = STAGE_FUNCTIONS[stage](goal, outputs, settings)
+        outputs = _load_outputs(version) | gather_inputs(stage, goal=goal, settings=settings)
+        output = apply_effects(stage, STAGE_FUNCTIONS[stage](goal, outputs, settings), version=version)
         if testonly_delay:
             time.sleep(testonly_delay)
     except PlanningError as error:
