@@ -1,0 +1,31 @@
+"""Backend-independent solve result."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class SolveStatus(enum.Enum):
+    OPTIMAL = "optimal"  # valid schedule, proven optimal
+    FEASIBLE = "feasible"  # valid schedule, search ended without a proof
+    TIMED_OUT = "timed_out"  # valid schedule, the time limit stopped the search before a proof
+    INFEASIBLE = "infeasible"  # no schedule meets the hard constraints (deadlines); starts are best effort
+
+
+@dataclass
+class SolveResult:
+    status: SolveStatus
+    starts: dict[str, int]
+    makespan: int
+    lower_bound: int
+    gap: float  # (objective - bound) / objective, 0 when proven
+    seconds: float
+    method: str  # e.g. "ga", "ga+cbc", "ga+highs", "bound"
+    objective: float
+    message: str = ""
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def proven_optimal(self) -> bool:
+        return self.status is SolveStatus.OPTIMAL

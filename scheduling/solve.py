@@ -1,0 +1,206 @@
+"""One entry point: heuristic front end, lower bounds, then an exact MILP stage.
+
+1. Lower bounds: critical path, resource energy, then destructive improvement
+   (propagation refutes horizons below the bound).
+2. Priority rules + regret sampling + GA with justification; stops at the bound.
+3. If a gap remains: time-indexed MILP over the propagated windows under
+   horizon = best - 1, in a child process killed on time-out. Infeasible means
+   the heuristic schedule is optimal. If time remains after an unproven MILP,
+   the GA resumes.
+The returned schedule is never worse than the heuristic one, and a solver
+failure only shows up in the status and message.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from .bounds import makespan_lower_bound
+from .core import Core
+from .ga import GeneticSearch
+from .milp import make_windows
+from .model import ProblemData
+from .propagate import destructive_bound
+from .result import SolveResult, SolveStatus
+from .sgs import fresh_availability, makespan
+from .solver_process import GRACE_SECONDS, highs_available, run_milp
+
+SOLVERS = ("auto", "heuristic", "cbc", "highs")
+OBJECTIVES = ("makespan",)
+
+# The GA stops after HEURISTIC_STALL seconds without improvement (or at
+# HEURISTIC_SHARE of the limit) and hands over to the MILP; measured on j30
+# subsets, see docs/scheduling.md.
+HEURISTIC_SHARE = 0.3
+HEURISTIC_STALL = 0.5
+# An unproven MILP gets at most this share of the limit; what is left goes back
+# to the GA, because instances the MILP cannot close in that time are the ones
+# where the heuristic is most often still above the optimum.
+MILP_SHARE = 0.8
+MILP_MIN_SECONDS = 0.3  # below this a child process cannot even build the model
+MILP_MARGIN = 0.25  # the parent's own bookkeeping after the child returns
+
+
+def _lateness(core: Core, start: list[int]) -> int:
+    total = 0
+    for i in range(core.n):
+        dl = core.deadline[i]
+        if dl is not None and start[i] + core.dur[i] > dl:
+            total += start[i] + core.dur[i] - dl
+    return total
+
+
+class _Run:
+    """Mutable state of one solve: best schedule, bound, method, message."""
+
+    def __init__(self, core: Core, t0: float) -> None:
+        self.core = core
+        self.t0 = t0
+        self.best: list[int] = []
+        self.best_ms = 0
+        self.feasible = False
+        self.lower = 0
+        self.method = "ga"
+        self.message = ""
+        self.stats: dict[str, float] = {}
+
+    def offer(self, start: list[int]) -> None:
+        ms = makespan(self.core, start)
+        ok = _lateness(self.core, start) == 0
+        if not self.best or (ok and not self.feasible) or (ok == self.feasible and ms < self.best_ms):
+            self.best, self.best_ms, self.feasible = start, ms, ok
+
+    def result(self, status: SolveStatus) -> SolveResult:
+        lower = min(self.lower, self.best_ms) if self.feasible else self.lower
+        if status is SolveStatus.OPTIMAL:
+            lower = self.best_ms
+        gap = (self.best_ms - lower) / self.best_ms if self.best_ms else 0.0
+        return SolveResult(
+            status=status,
+            starts=dict(zip(self.core.keys, self.best)),
+            makespan=self.best_ms,
+            lower_bound=lower,
+            gap=gap,
+            seconds=time.perf_counter() - self.t0,
+            method=self.method,
+            objective=float(self.best_ms),
+            message=self.message,
+            stats=self.stats,
+        )
+
+
+def solve(
+    data: ProblemData,
+    *,
+    time_limit: float = 10.0,
+    solver: str = "auto",
+    seed: int = 0,
+    objective: str = "makespan",
+) -> SolveResult:
+    """Best schedule found within ``time_limit`` seconds (wall clock) and what is proven about it."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if not time_limit > 0:
+        raise ValueError("time_limit must be > 0")
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    core = data.core
+    run = _Run(core, t0)
+    if core.n == 0:
+        run.method = "bound"
+        return run.result(SolveStatus.OPTIMAL)
+
+    # deadline overruns dominate the score, so a deadline-feasible schedule always wins
+    penalty = core.horizon + 1
+
+    def score(start: list[int]) -> int:
+        return makespan(core, start) + penalty * _lateness(core, start)
+
+    ga = GeneticSearch(core, fresh_availability(core), seed=seed, score=score)
+    run.lower = makespan_lower_bound(core)
+    ga.seed_population(run.lower, deadline)
+    run.offer(ga.best.start)
+    if run.feasible and run.best_ms > run.lower:
+        # propagation often lifts the bound to the optimum; the GA can then stop there
+        run.lower, _ = destructive_bound(core, run.lower, run.best_ms, deadline)
+
+    def heuristic(seconds: float, stall: float | None) -> None:
+        if seconds > 0 and not (run.feasible and run.best_ms <= run.lower):
+            run.offer(ga.run(seconds, run.lower, stall).start)
+        run.stats.update({"schedules": float(ga.schedules), "generations": float(ga.generations)})
+
+    exact = solver != "heuristic"
+    heuristic(deadline - time.perf_counter() if not exact else time_limit * HEURISTIC_SHARE, HEURISTIC_STALL if exact else None)
+    if run.feasible and run.best_ms <= run.lower:
+        return run.result(SolveStatus.OPTIMAL)
+    if not exact:
+        if not run.feasible:
+            run.message = "no schedule meeting every deadline was found"
+            return run.result(SolveStatus.INFEASIBLE)
+        return run.result(SolveStatus.FEASIBLE)
+    milp_until = min(deadline, time.perf_counter() + MILP_SHARE * time_limit)
+    outcome = _exact_stage(core, run, solver, seed, milp_until, deadline)
+    if isinstance(outcome, SolveResult):
+        return outcome
+    # the MILP ran out of its share (or failed): the GA resumes for the rest of the limit
+    heuristic(deadline - time.perf_counter() - MILP_MARGIN, None)
+    if run.feasible and run.best_ms <= run.lower:
+        return run.result(SolveStatus.OPTIMAL)
+    if not run.feasible:
+        return run.result(SolveStatus.INFEASIBLE)
+    return run.result(outcome)
+
+
+def _exact_stage(
+    core: Core, run: _Run, solver: str, seed: int, milp_until: float, deadline: float
+) -> SolveResult | SolveStatus:
+    """Prove or improve with the MILP; without a verdict, the status the result will carry."""
+    backend = solver if solver != "auto" else ("highs" if highs_available() else "cbc")
+    if backend == "highs" and not highs_available():
+        backend = "cbc"
+        run.message = "highspy not installed; used CBC"
+    run.method = f"ga+{backend}"
+    while True:
+        horizon = run.best_ms - 1 if run.feasible else core.horizon
+        propagated = None
+        if run.feasible:
+            run.lower, propagated = destructive_bound(core, run.lower, run.best_ms, deadline)
+            if run.lower >= run.best_ms:
+                return run.result(SolveStatus.OPTIMAL)
+        windows = make_windows(core, horizon, run.lower, propagated)
+        if windows.empty():
+            if run.feasible:
+                return run.result(SolveStatus.OPTIMAL)
+            run.message = "deadlines cannot be met"
+            return run.result(SolveStatus.INFEASIBLE)
+        remaining = min(milp_until, deadline - MILP_MARGIN) - time.perf_counter() - GRACE_SECONDS
+        if remaining < MILP_MIN_SECONDS:
+            run.message = "time limit reached before the exact stage could finish"
+            return SolveStatus.TIMED_OUT
+        milp = run_milp(core, windows, backend=backend, time_limit=remaining, seed=seed)
+        run.stats.update({"milp_seconds": milp.seconds, "milp_rows": float(milp.rows), "milp_columns": float(milp.columns)})
+        if milp.bound is not None and milp.status in ("timeout", "killed"):
+            # no schedule below the current best was found, so the bound holds for it
+            run.lower = max(run.lower, math.ceil(milp.bound - 1e-6))
+        if milp.starts is not None:
+            run.offer(milp.starts)
+        if milp.status == "infeasible":
+            if run.feasible:
+                return run.result(SolveStatus.OPTIMAL)
+            run.message = "no schedule meets every deadline"
+            return run.result(SolveStatus.INFEASIBLE)
+        if milp.status == "optimal":
+            return run.result(SolveStatus.OPTIMAL)
+        if milp.status == "feasible":
+            run.lower = max(run.lower, math.ceil(milp.bound - 1e-6) if milp.bound is not None else 0)
+            if run.lower >= run.best_ms:
+                return run.result(SolveStatus.OPTIMAL)
+            continue  # a better schedule with time left: try to beat it in turn
+        if milp.status in ("timeout", "killed"):
+            run.message = f"MILP stopped by the time limit ({milp.detail})"
+            return SolveStatus.TIMED_OUT
+        run.message = f"MILP failed: {milp.detail}"
+        return SolveStatus.FEASIBLE
