@@ -15,13 +15,20 @@ from planning.settings import PlanningSettings
 from scheduling import Activity, Precedence, ProblemData, ProblemError, Resource, analyse_cpm, solve
 
 
-def build_problem(network: TaskNetwork, capacities: dict[str, int]) -> ProblemData:
+def build_problem(network: TaskNetwork, pools: list[dict], task_demands: dict[str, dict] | None = None) -> ProblemData:
+    """Each task needs what the allocation gave it (a substitute pool, say), else what it asked for."""
+    task_demands = task_demands or {}
     activities = [
-        Activity(key=task.id, duration=task.duration_hours, demands=dict(task.resources), name=task.name)
+        Activity(key=task.id, duration=task.duration_hours, demands=dict(task_demands.get(task.id, task.resources)),
+                 name=task.name)
         for task in network.tasks
     ]
-    used = {resource for task in network.tasks for resource in task.resources}
-    resources = [Resource(key=key, capacity=capacities[key]) for key in sorted(used)]
+    used = {resource for activity in activities for resource in activity.demands}
+    by_type = {pool["type"]: pool for pool in pools}
+    resources = [
+        Resource(key=key, capacity=int(by_type[key]["capacity"]), capacity_profile=_profile(by_type[key]))
+        for key in sorted(used)
+    ]
     precedences = [
         Precedence(pred=dep.task_id, succ=task.id, kind=dep.kind, lag=math.ceil(dep.lag_hours))
         for task in network.tasks
@@ -33,6 +40,20 @@ def build_problem(network: TaskNetwork, capacities: dict[str, int]) -> ProblemDa
         raise PlanningError(str(error), getattr(error, "field", None)) from None
 
 
+def _profile(pool: dict) -> list[tuple[int, int]] | None:
+    """Availability that varies over time (from Layer 8), as scheduler steps.
+
+    Beyond the window Layer 8 answered for, the pool's nominal capacity holds, so
+    work that runs past the planning horizon is still schedulable.
+    """
+    steps = [(int(hour), int(units)) for hour, units in pool.get("capacity_profile") or ()]
+    if not steps:
+        return None
+    if steps[-1][1] == 0:  # the end of the answered window, not a lasting lack of people
+        steps[-1] = (steps[-1][0], int(pool["capacity"]))
+    return steps
+
+
 def stable_seed(network: TaskNetwork) -> int:
     """Same network, same seed: a plan is reproducible."""
     digest = hashlib.sha256(",".join(f"{t.id}:{t.duration_hours}" for t in network.tasks).encode())
@@ -41,7 +62,7 @@ def stable_seed(network: TaskNetwork) -> int:
 
 def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningSettings) -> dict:
     capacities = {pool["type"]: int(pool["capacity"]) for pool in allocation["pools"]}
-    data = build_problem(network, capacities)
+    data = build_problem(network, allocation["pools"], allocation.get("task_demands"))
     result = solve(data, time_limit=settings.schedule_time_limit_seconds, seed=stable_seed(network))
     if not result.starts:
         raise PlanningError(f"no feasible schedule ({result.status.name.lower()})", "tasks")
