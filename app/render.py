@@ -69,6 +69,12 @@ def render_plan(plan: dict, *, max_tasks: int = 60) -> str:
             f"impact={risk_item.get('impact')} score={risk_item.get('score')}")
         for mitigation in (risk_item.get("mitigations") or [])[:2]:
             add(f"      mitigation: {mitigation.get('title')}: {mitigation.get('changes')}")
+    recommendations = plan.get("recommendations") or []
+    if recommendations:
+        add("")
+        add("Recommendations")
+        for item in recommendations[:3]:
+            add(f"  - {item.get('message')}")
     if plan.get("warnings"):
         add("")
         add("Warnings")
