@@ -87,6 +87,7 @@ def test_health_and_metrics(client, example_goal):
     health = client.get("/health").get_json()
     assert health["status"] == "ok" and health["mode"] == "embedded"
     assert client.get("/health/planner").status_code == 200
+    assert client.get("/health/coordinator").get_json()["layer8"] == {"configured": False}
     assert client.get("/health/nonsense").status_code == 404
     client.post("/api/v1/plans", json=example_goal)
     metrics = client.get("/metrics").get_data(as_text=True)

@@ -53,6 +53,13 @@ def component_health(component: str):
         raise ApiProblem(404, "unknown-component", "Unknown component",
                          "components: planner, decomposer, coordinator, risk")
     database, detail = _database_ok()
-    return {"component": component, "status": "ok" if database else "degraded", "database": detail}, (
-        200 if database else 503
-    )
+    body = {"component": component, "status": "ok" if database else "degraded", "database": detail}
+    if component == "coordinator":
+        # No call to Layer 8 here: its circuit state says how recent calls went, and plans are
+        # still made from the other sources when it is down, so it never fails this check.
+        from app.layer8 import layer8_client_for
+
+        client = layer8_client_for(current_app)
+        body["layer8"] = {"configured": False} if client is None else {
+            "configured": True, "circuit": client.breaker.state}
+    return body, 200 if database else 503
