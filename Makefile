@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8082
 GOAL ?= examples/goals/software-delivery-portal.json
 
-.PHONY: run test install install-dev lint bench clean
+.PHONY: run test install install-dev lint bench bench-full clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,18 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 
+## bench: the quick benchmarks (each prints a table; results go in docs/benchmarks.md by hand)
 bench: install
-	$(BIN)/python bench/psplib.py --set j30 --limit 48 --time-limit 10
+	$(BIN)/python bench/decomposition.py --repeat 5
+	$(BIN)/python bench/risk.py --runs 500
+	$(BIN)/python bench/allocation.py
+	$(BIN)/python bench/psplib.py j30 --time-limit 10 --every 10
+
+## bench-full: the whole PSPLIB runs behind docs/benchmarks.md (about an hour)
+bench-full: install
+	$(BIN)/python bench/psplib.py j30 --time-limit 10
+	$(BIN)/python bench/psplib.py j30 --time-limit 1 --heuristic-only
+	$(BIN)/python bench/psplib.py j60 --time-limit 10
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache *.egg-info
