@@ -128,13 +128,28 @@ def build_core(data: ProblemData) -> Core:
             for t in range(t0, min(t1, horizon)):
                 row[t] = c
         capacity.append(row)
+    # a fixed activity bounds its predecessors' finish: make that an explicit
+    # deadline so heuristics (lateness penalty) and windows see it
+    deadline = [a.deadline for a in acts]
+    latest_start: list[int | None] = [None] * n
+    for i in reversed(topo):
+        if acts[i].fixed_start is not None:
+            latest_start[i] = acts[i].fixed_start
+            continue
+        limit = deadline[i] - dur[i] if deadline[i] is not None else None
+        for j, lag in succ[i]:
+            if latest_start[j] is not None and (limit is None or latest_start[j] - lag < limit):
+                limit = latest_start[j] - lag
+        if limit is not None:
+            latest_start[i] = limit
+            deadline[i] = limit + dur[i]
     return Core(
         keys=keys,
         index=index,
         n=n,
         dur=dur,
         release=[a.release for a in acts],
-        deadline=[a.deadline for a in acts],
+        deadline=deadline,
         fixed=[a.fixed_start for a in acts],
         weight=[a.weight for a in acts],
         res_keys=res_keys,

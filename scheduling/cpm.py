@@ -58,13 +58,13 @@ def analyse_cpm(data: ProblemData, starts: dict[str, int] | None = None) -> CpmR
     paths = _critical_paths(core, es, end, critical, links)
     keys = core.keys
     return CpmResult(
-        es=dict(zip(keys, es)),
+        es=dict(zip(keys, es, strict=True)),
         ef={keys[i]: es[i] + dur[i] for i in range(n)},
-        ls=dict(zip(keys, ls)),
+        ls=dict(zip(keys, ls, strict=True)),
         lf={keys[i]: ls[i] + dur[i] for i in range(n)},
-        total_float=dict(zip(keys, total)),
-        free_float=dict(zip(keys, free)),
-        critical=dict(zip(keys, critical)),
+        total_float=dict(zip(keys, total, strict=True)),
+        free_float=dict(zip(keys, free, strict=True)),
+        critical=dict(zip(keys, critical, strict=True)),
         critical_path=paths[0] if paths else [],
         critical_paths=paths,
         makespan=end,
@@ -147,7 +147,9 @@ def _resource_links(core: Core, es: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def _critical_paths(core: Core, es: list[int], end: int, critical: list[bool], links: list[tuple[int, int]]) -> list[list[str]]:
+def _critical_paths(
+    core: Core, es: list[int], end: int, critical: list[bool], links: list[tuple[int, int]]
+) -> list[list[str]]:
     nxt: dict[int, list[int]] = {}
     has_prev = set()
     for i, j in links:

@@ -14,6 +14,7 @@ proved 12-13; step variables z[j, t] (started by t; 2-term precedence rows,
 ~4x fewer non-zeros) proved 10, x and z linked 10, no clique rows 8,
 presolve off 5.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ class Windows:
     arcs: list[tuple[int, int, int]] = field(default_factory=list)  # derived by propagation
 
     def empty(self) -> bool:
-        return self.sink_es > self.horizon or any(e > s for e, s in zip(self.es, self.ls))
+        return self.sink_es > self.horizon or any(e > s for e, s in zip(self.es, self.ls, strict=True))
 
 
 def make_windows(core: Core, horizon: int, lower_bound: int, propagated: Propagated | None = None) -> Windows:
@@ -119,7 +120,8 @@ class TimeIndexedModel:
     def _precedence(self) -> None:
         core = self.core
         tightest: dict[tuple[int, int], int] = {}
-        for i, j, lag in [(i, j, lag) for i in range(core.n) for j, lag in core.succ[i]] + list(self.win.arcs):
+        given = [(a, b, lag) for a in range(core.n) for b, lag in core.succ[a]]
+        for i, j, lag in given + list(self.win.arcs):
             tightest[(i, j)] = max(lag, tightest.get((i, j), lag))
         arcs = [(i, j, lag) for (i, j), lag in tightest.items()]
         arcs += [(i, SINK, core.dur[i]) for i in _terminal(core)]

@@ -62,19 +62,23 @@ def _solve_cbc(model: TimeIndexedModel, stop_at: float, seed: int, workdir: str)
     log = os.path.join(workdir, "cbc.log")
     # CBC reads the MPS file first (fast at these sizes); a tenth of a second covers it
     limit = round(max(stop_at - time.time() - 0.1, 0.1), 2)
-    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=limit, gapRel=0.0, logPath=log, options=[f"randomCbcSeed {seed + 1}"])
+    solver = pulp.PULP_CBC_CMD(
+        msg=False, timeLimit=limit, gapRel=0.0, logPath=log, options=[f"randomCbcSeed {seed + 1}"]
+    )
     solver.tmpDir = workdir  # own directory per solve: parallel workers never share files
     model.prob.solve(solver)
     text = open(log, errors="replace").read() if os.path.exists(log) else ""
     result = _CBC_RESULT.findall(text)
     result_line = result[-1] if result else ""
     bound_m = _CBC_BOUND.findall(text)
-    has_solution = model.prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+    # Only CBC's own words count. PuLP reads "Stopped on time - objective value"
+    # as a solution even when that value is the LP relaxation's, and an absent
+    # log line must never become a proof of infeasibility.
+    found = "No feasible solution found" not in text and "Objective value:" in text
+    has_solution = found and model.prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
     if result_line.startswith("Optimal"):
         kind = "optimal" if has_solution else "error"
-    elif "infeasible" in result_line.lower() or (
-        not result_line and ("Problem is infeasible" in text or model.prob.status == pulp.LpStatusInfeasible)
-    ):
+    elif "infeasible" in result_line.lower() or (not result_line and "Problem is infeasible" in text):
         kind = "infeasible"
     elif has_solution:
         kind = "feasible"

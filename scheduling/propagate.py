@@ -19,9 +19,6 @@ import numpy as np
 from .core import Core
 
 
-ENERGETIC = True
-
-
 @dataclass
 class Propagated:
     es: list[int]
@@ -71,9 +68,14 @@ def propagate(
     pairs: list[tuple[int, int]] | None = None,
     cliques: list[list[int]] | None = None,
     max_rounds: int = 50,
+    deadline: float | None = None,
 ) -> Propagated | None:
-    """Fixpoint of the window rules under ``horizon``; None when the horizon is infeasible."""
-    n, dur, uses = core.n, core.dur, core.uses
+    """Fixpoint of the window rules under ``horizon``; None when the horizon is infeasible.
+
+    Stopping early (``max_rounds``, ``deadline``) is safe: the windows are then
+    merely wider than the fixpoint's.
+    """
+    n, dur = core.n, core.dur
     es = core.earliest_starts()
     ls = core.latest_starts(horizon)
     if any(es[i] > ls[i] for i in range(n)):
@@ -83,6 +85,8 @@ def propagate(
     derived: list[tuple[int, int, int]] = []
     caps = [row[:horizon] + [0] * max(0, horizon - len(row)) for row in core.capacity]
     for _ in range(max_rounds):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         changed = False
         # precedence arcs (Bellman-Ford sweeps; windows only shrink so this ends)
         moved = True
@@ -125,8 +129,6 @@ def propagate(
             changed |= ef
         if not changed:
             break
-    if ENERGETIC and energetic_infeasible(core, es, ls, horizon):
-        return None
     if cliques and clique_overload(core, es, ls, cliques):
         return None
     return Propagated(es, ls, derived)
@@ -185,40 +187,10 @@ def clique_overload(core: Core, es: list[int], ls: list[int], cliques: list[list
         a, b = np.meshgrid(np.unique(est), np.unique(lft), indexing="ij")
         ok = b > a
         a, b = a[ok][:, None], b[ok][:, None]
-        need = np.minimum(np.minimum(d[None, :], b - a), np.minimum(est[None, :] + d[None, :] - a, b - lft[None, :] + d[None, :]))
+        need = np.minimum(
+            np.minimum(d[None, :], b - a), np.minimum(est[None, :] + d[None, :] - a, b - lft[None, :] + d[None, :])
+        )
         if np.any(np.maximum(need, 0).sum(axis=1) > (b - a)[:, 0]):
-            return True
-    return False
-
-
-def energetic_infeasible(core: Core, es: list[int], ls: list[int], horizon: int) -> bool:
-    """Energetic reasoning check: some interval [t1, t2) needs more work than a resource offers.
-
-    An activity must spend at least min(d, t2 - t1, EF - t1, t2 - LS) units inside
-    the interval whatever its start in [ES, LS]. Intervals run over release-like
-    points (ES) and deadline-like points (LF), all pairs at once with numpy.
-    """
-    n = core.n
-    d = np.array(core.dur)
-    est = np.array(es)
-    lst = np.array(ls)
-    t1 = np.unique(est)
-    t2 = np.unique(lst + d)
-    a, b = np.meshgrid(t1, t2, indexing="ij")
-    ok = b > a
-    a, b = a[ok], b[ok]
-    if a.size == 0:
-        return False
-    length = (b - a)[:, None]
-    need = np.minimum(np.minimum(d[None, :], length), np.minimum(est[None, :] + d[None, :] - a[:, None], b[:, None] - lst[None, :]))
-    need = np.maximum(need, 0)
-    demand = np.array(core.demand).reshape(n, -1)
-    for k in range(len(core.res_keys)):
-        cap = np.array(core.capacity[k][:horizon] + [core.capacity[k][-1]] * max(0, horizon - len(core.capacity[k])))
-        cum = np.concatenate(([0], np.cumsum(cap)))
-        avail = cum[np.minimum(b, horizon)] - cum[np.minimum(a, horizon)]
-        work = need @ demand[:, k]
-        if np.any(work > avail):
             return True
     return False
 
@@ -234,7 +206,7 @@ def _time_table(core: Core, es: list[int], ls: list[int], caps: list[list[int]],
                 for t in range(ls[j], es[j] + d):
                     row[t] += r
     for k in range(len(caps)):
-        if any(a > c for a, c in zip(load[k], caps[k])):
+        if any(a > c for a, c in zip(load[k], caps[k], strict=True)):
             return None
     changed = False
     for i in range(n):
@@ -243,7 +215,7 @@ def _time_table(core: Core, es: list[int], ls: list[int], caps: list[list[int]],
             continue
         own_lo, own_hi = ls[i], es[i] + d  # i's own compulsory part (may be empty)
 
-        def fits(t: int) -> bool:
+        def fits(t: int, i: int = i, own_lo: int = own_lo, own_hi: int = own_hi) -> bool:
             for k, r in uses[i]:
                 own = r if own_lo <= t < own_hi else 0
                 if load[k][t] - own + r > caps[k][t]:
@@ -278,7 +250,9 @@ def _time_table(core: Core, es: list[int], ls: list[int], caps: list[list[int]],
     return changed
 
 
-def destructive_bound(core: Core, lower: int, upper: int, deadline: float | None = None) -> tuple[int, Propagated | None]:
+def destructive_bound(
+    core: Core, lower: int, upper: int, deadline: float | None = None
+) -> tuple[int, Propagated | None]:
     """Raise ``lower`` while propagation refutes horizon = lower (never beyond ``upper``).
 
     Returns the bound and the propagated windows at horizon ``upper - 1`` when
@@ -292,10 +266,10 @@ def destructive_bound(core: Core, lower: int, upper: int, deadline: float | None
         if deadline is not None and time.perf_counter() > deadline:
             break
         mid = (lo + hi) // 2
-        if propagate(core, mid, pairs, cliques) is None:
+        if propagate(core, mid, pairs, cliques, deadline=deadline) is None:
             lo = mid + 1
         else:
             hi = mid
     if lo >= upper:
         return upper, None
-    return lo, propagate(core, upper - 1, pairs, cliques)
+    return lo, propagate(core, upper - 1, pairs, cliques, deadline=deadline)

@@ -47,7 +47,11 @@ def parse_psplib(path: str | Path) -> ProblemData:
         raise PsplibFormatError(f"{path}: malformed PSPLIB data ({exc})") from exc
     if not prec_rows or len(prec_rows) != len(req_rows) or len(res_names) != len(caps):
         raise PsplibFormatError(f"{path}: inconsistent section sizes")
-    renewable = [(f"{kind}{num}", cap, idx) for idx, ((kind, num), cap) in enumerate(zip(res_names, caps)) if kind == "R"]
+    renewable = [
+        (f"{kind}{num}", cap, idx)
+        for idx, ((kind, num), cap) in enumerate(zip(res_names, caps, strict=True))
+        if kind == "R"
+    ]
     resources = [Resource(key, cap) for key, cap, _ in renewable]
     activities = []
     for row in req_rows:

@@ -25,19 +25,25 @@ from .propagate import destructive_bound
 from .result import SolveResult, SolveStatus
 from .sgs import fresh_availability, makespan
 from .solver_process import GRACE_SECONDS, highs_available, run_milp
+from .verify import verify_schedule
 
 SOLVERS = ("auto", "heuristic", "cbc", "highs")
 OBJECTIVES = ("makespan",)
 
-# The GA stops after HEURISTIC_STALL seconds without improvement (or at
+# The GA stops after HEURISTIC_STALL of the limit without improvement (or at
 # HEURISTIC_SHARE of the limit) and hands over to the MILP; measured on j30
 # subsets, see docs/scheduling.md.
 HEURISTIC_SHARE = 0.3
-HEURISTIC_STALL = 0.5
+HEURISTIC_STALL = 0.1  # of the time limit
 # An unproven MILP gets at most this share of the limit; what is left goes back
 # to the GA, because instances the MILP cannot close in that time are the ones
 # where the heuristic is most often still above the optimum.
 MILP_SHARE = 0.8
+# ... unless the gap left after the GA and propagation is wide: on j30 such
+# instances (gap >= 6 %) were proven by the MILP in under 3.3 s or mostly not at
+# all, while a longer GA found optima the short one missed; they get this share.
+WIDE_GAP = 0.06
+WIDE_GAP_MILP_SHARE = 0.35
 MILP_MIN_SECONDS = 0.3  # below this a child process cannot even build the model
 MILP_MARGIN = 0.25  # the parent's own bookkeeping after the child returns
 
@@ -78,7 +84,7 @@ class _Run:
         gap = (self.best_ms - lower) / self.best_ms if self.best_ms else 0.0
         return SolveResult(
             status=status,
-            starts=dict(zip(self.core.keys, self.best)),
+            starts=dict(zip(self.core.keys, self.best, strict=True)),
             makespan=self.best_ms,
             lower_bound=lower,
             gap=gap,
@@ -121,19 +127,21 @@ def solve(
 
     ga = GeneticSearch(core, fresh_availability(core), seed=seed, score=score)
     run.lower = makespan_lower_bound(core)
-    ga.seed_population(run.lower, deadline)
-    run.offer(ga.best.start)
+    run.offer(ga.seed_rules(run.lower).start)
     if run.feasible and run.best_ms > run.lower:
         # propagation often lifts the bound to the optimum; the GA can then stop there
         run.lower, _ = destructive_bound(core, run.lower, run.best_ms, deadline)
 
-    def heuristic(seconds: float, stall: float | None) -> None:
+    def heuristic(seconds: float, stall: float | None, fresh: bool = False) -> None:
         if seconds > 0 and not (run.feasible and run.best_ms <= run.lower):
-            run.offer(ga.run(seconds, run.lower, stall).start)
+            run.offer(ga.run(seconds, run.lower, stall, fresh=fresh).start)
         run.stats.update({"schedules": float(ga.schedules), "generations": float(ga.generations)})
 
     exact = solver != "heuristic"
-    heuristic(deadline - time.perf_counter() if not exact else time_limit * HEURISTIC_SHARE, HEURISTIC_STALL if exact else None)
+    heuristic(
+        deadline - time.perf_counter() if not exact else time_limit * HEURISTIC_SHARE,
+        HEURISTIC_STALL * time_limit if exact else None,
+    )
     if run.feasible and run.best_ms <= run.lower:
         return run.result(SolveStatus.OPTIMAL)
     if not exact:
@@ -141,12 +149,19 @@ def solve(
             run.message = "no schedule meeting every deadline was found"
             return run.result(SolveStatus.INFEASIBLE)
         return run.result(SolveStatus.FEASIBLE)
-    milp_until = min(deadline, time.perf_counter() + MILP_SHARE * time_limit)
-    outcome = _exact_stage(core, run, solver, seed, milp_until, deadline)
+    share = MILP_SHARE
+    if run.feasible:
+        run.lower, _ = destructive_bound(core, run.lower, run.best_ms, deadline)
+        if run.best_ms <= run.lower:
+            return run.result(SolveStatus.OPTIMAL)
+        if (run.best_ms - run.lower) / run.best_ms >= WIDE_GAP:
+            share = WIDE_GAP_MILP_SHARE
+    milp_until = min(deadline, time.perf_counter() + share * time_limit)
+    outcome = _exact_stage(data, run, solver, seed, milp_until, deadline)
     if isinstance(outcome, SolveResult):
         return outcome
-    # the MILP ran out of its share (or failed): the GA resumes for the rest of the limit
-    heuristic(deadline - time.perf_counter() - MILP_MARGIN, None)
+    # the MILP ran out of its share (or failed): the GA, restarted, gets the rest of the limit
+    heuristic(deadline - time.perf_counter() - MILP_MARGIN, None, fresh=True)
     if run.feasible and run.best_ms <= run.lower:
         return run.result(SolveStatus.OPTIMAL)
     if not run.feasible:
@@ -155,9 +170,10 @@ def solve(
 
 
 def _exact_stage(
-    core: Core, run: _Run, solver: str, seed: int, milp_until: float, deadline: float
+    data: ProblemData, run: _Run, solver: str, seed: int, milp_until: float, deadline: float
 ) -> SolveResult | SolveStatus:
     """Prove or improve with the MILP; without a verdict, the status the result will carry."""
+    core = data.core
     backend = solver if solver != "auto" else ("highs" if highs_available() else "cbc")
     if backend == "highs" and not highs_available():
         backend = "cbc"
@@ -181,11 +197,20 @@ def _exact_stage(
             run.message = "time limit reached before the exact stage could finish"
             return SolveStatus.TIMED_OUT
         milp = run_milp(core, windows, backend=backend, time_limit=remaining, seed=seed)
-        run.stats.update({"milp_seconds": milp.seconds, "milp_rows": float(milp.rows), "milp_columns": float(milp.columns)})
-        if milp.bound is not None and milp.status in ("timeout", "killed"):
-            # no schedule below the current best was found, so the bound holds for it
-            run.lower = max(run.lower, math.ceil(milp.bound - 1e-6))
+        run.stats.update(
+            {"milp_seconds": milp.seconds, "milp_rows": float(milp.rows), "milp_columns": float(milp.columns)}
+        )
+        if milp.bound is not None and milp.status in ("timeout", "killed") and run.feasible:
+            # no schedule below the current best was found, so the bound holds for it;
+            # a bound above the model's horizon would be a proof, which only an explicit
+            # infeasibility status may give (CBC can print odd bounds when stopped early)
+            run.lower = max(run.lower, min(math.ceil(milp.bound - 1e-6), windows.horizon))
         if milp.starts is not None:
+            # trust no solver blindly: a schedule that fails the independent check is dropped
+            problems = verify_schedule(data, dict(zip(core.keys, milp.starts, strict=True)))
+            if problems:
+                run.message = f"MILP returned an invalid schedule ({problems[0]}); kept the heuristic one"
+                return SolveStatus.FEASIBLE
             run.offer(milp.starts)
         if milp.status == "infeasible":
             if run.feasible:
@@ -195,7 +220,8 @@ def _exact_stage(
         if milp.status == "optimal":
             return run.result(SolveStatus.OPTIMAL)
         if milp.status == "feasible":
-            run.lower = max(run.lower, math.ceil(milp.bound - 1e-6) if milp.bound is not None else 0)
+            if milp.bound is not None:
+                run.lower = max(run.lower, min(math.ceil(milp.bound - 1e-6), run.best_ms))
             if run.lower >= run.best_ms:
                 return run.result(SolveStatus.OPTIMAL)
             continue  # a better schedule with time left: try to beat it in turn

@@ -72,11 +72,19 @@ def run_milp(core: Core, windows: Windows, *, backend: str, time_limit: float, s
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             proc.communicate()
-            return MilpOutcome("killed", None, None, time.perf_counter() - t0, "solver exceeded its time limit and was stopped")
+            return MilpOutcome(
+                "killed", None, None, time.perf_counter() - t0, "solver exceeded its time limit and was stopped"
+            )
         reply_path = Path(workdir) / "reply.pickle"
         if proc.returncode != 0 or not reply_path.exists():
             tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-            return MilpOutcome("error", None, None, time.perf_counter() - t0, f"solver process exit {proc.returncode}: {' '.join(tail)}")
+            return MilpOutcome(
+                "error",
+                None,
+                None,
+                time.perf_counter() - t0,
+                f"solver process exit {proc.returncode}: {' '.join(tail)}",
+            )
         reply = pickle.loads(reply_path.read_bytes())
         return MilpOutcome(
             reply["status"],

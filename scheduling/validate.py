@@ -42,7 +42,9 @@ def validate(data: ProblemData) -> None:
             raise ProblemError(f"duplicate activity key '{key}'", key, "key")
         keys.add(key)
         if not _is_int(act.duration) or act.duration < 0:
-            raise ProblemError(f"activity '{key}': duration must be an integer >= 0, got {act.duration!r}", key, "duration")
+            raise ProblemError(
+                f"activity '{key}': duration must be an integer >= 0, got {act.duration!r}", key, "duration"
+            )
         if not _is_int(act.release) or act.release < 0:
             raise ProblemError(f"activity '{key}': release must be an integer >= 0", key, "release")
         if act.deadline is not None and (not _is_int(act.deadline) or act.deadline < 0):
@@ -67,15 +69,20 @@ def validate(data: ProblemData) -> None:
     for prec in data.precedences:
         for end in (prec.pred, prec.succ):
             if end not in keys:
-                raise ProblemError(f"precedence {prec.pred} -> {prec.succ} names unknown activity '{end}'", str(end), "precedences")
+                raise ProblemError(
+                    f"precedence {prec.pred} -> {prec.succ} names unknown activity '{end}'", str(end), "precedences"
+                )
         if prec.kind not in PRECEDENCE_KINDS:
             raise ProblemError(
-                f"precedence {prec.pred} -> {prec.succ}: kind must be one of {', '.join(PRECEDENCE_KINDS)}, got {prec.kind!r}",
+                f"precedence {prec.pred} -> {prec.succ}: kind must be one of "
+                f"{', '.join(PRECEDENCE_KINDS)}, got {prec.kind!r}",
                 prec.succ,
                 "precedences",
             )
         if not _is_int(prec.lag):
-            raise ProblemError(f"precedence {prec.pred} -> {prec.succ}: lag must be an integer", prec.succ, "precedences")
+            raise ProblemError(
+                f"precedence {prec.pred} -> {prec.succ}: lag must be an integer", prec.succ, "precedences"
+            )
         if prec.pred == prec.succ:
             raise ProblemError(f"cycle: {prec.pred} -> {prec.pred}", prec.pred, "precedences")
 
@@ -126,8 +133,10 @@ def _check_windows(data: ProblemData) -> None:
                         "fixed_start",
                     )
             if fixed < core.release[i]:
-                raise ProblemError(f"activity '{key}': fixed start {fixed} is before its release {core.release[i]}", key, "fixed_start")
-        deadline = core.deadline[i]
+                raise ProblemError(
+                    f"activity '{key}': fixed start {fixed} is before its release {core.release[i]}", key, "fixed_start"
+                )
+        deadline = data.activities[i].deadline  # as given; the core also holds derived ones
         if deadline is not None and es[i] + core.dur[i] > deadline:
             raise ProblemError(
                 f"activity '{key}': deadline {deadline} is before its earliest finish {es[i] + core.dur[i]}",
@@ -149,7 +158,8 @@ def _check_fixed_capacity(data: ProblemData) -> None:
                 load[t] += core.demand[i][k]
                 if load[t] > cap[t]:
                     raise ProblemError(
-                        f"activity '{core.keys[i]}': fixed start {core.fixed[i]} overloads resource '{res_key}' at time {t}",
+                        f"activity '{core.keys[i]}': fixed start {core.fixed[i]} overloads "
+                        f"resource '{res_key}' at time {t}",
                         core.keys[i],
                         "fixed_start",
                     )

@@ -49,11 +49,16 @@ def verify_schedule(data: ProblemData, starts: dict[str, int]) -> list[str]:
             lhs, rhs, what = sb + b.duration, sa + a.duration + p.lag, "finish"
         if lhs < rhs:
             problems.append(
-                f"precedence {p.pred} -{p.kind}({p.lag})-> {p.succ}: '{p.succ}' must {what} at >= {rhs}, {what}s at {lhs}"
+                f"precedence {p.pred} -{p.kind}({p.lag})-> {p.succ}: "
+                f"'{p.succ}' must {what} at >= {rhs}, {what}s at {lhs}"
             )
 
     for res in data.resources:
-        users = [(starts[a.key], a.duration, a.demands[res.key], a.key) for a in data.activities if a.demands.get(res.key, 0) > 0 and a.duration > 0]
+        users = [
+            (starts[a.key], a.duration, a.demands[res.key], a.key)
+            for a in data.activities
+            if a.demands.get(res.key, 0) > 0 and a.duration > 0
+        ]
         if not users:
             continue
         end = max(s + d for s, d, _, _ in users)
@@ -67,5 +72,7 @@ def verify_schedule(data: ProblemData, starts: dict[str, int]) -> list[str]:
             for t in range(t0, min(t1, end)):
                 if load[t] > cap:
                     who = sorted(k for s, d, _, k in users if s <= t < s + d)
-                    problems.append(f"resource '{res.key}' at time {t}: load {load[t]} > capacity {cap} ({', '.join(who)})")
+                    problems.append(
+                        f"resource '{res.key}' at time {t}: load {load[t]} > capacity {cap} ({', '.join(who)})"
+                    )
     return problems

@@ -6,7 +6,7 @@ import itertools
 
 from hypothesis import strategies as st
 
-from scheduling import Activity, Precedence, ProblemData, Resource
+from scheduling import Activity, Precedence, ProblemData, ProblemError, Resource
 from scheduling.sgs import makespan, serial_sgs
 
 
@@ -21,7 +21,9 @@ def projects(draw, max_activities: int = 7, kinds: bool = True, releases: bool =
     for i in range(n):
         demands = {f"r{k}": draw(st.integers(0, caps[k])) for k in range(n_res)}
         release = draw(st.integers(0, 3)) if releases else 0
-        acts.append(Activity(f"a{i}", draw(st.integers(0, 5)), {k: v for k, v in demands.items() if v}, release=release))
+        acts.append(
+            Activity(f"a{i}", draw(st.integers(0, 5)), {k: v for k, v in demands.items() if v}, release=release)
+        )
     precs = []
     for i in range(n):
         for j in range(i + 1, n):
@@ -46,3 +48,24 @@ def brute_force_makespan(data: ProblemData) -> int:
         ms = makespan(core, serial_sgs(core, list(perm)))
         best = ms if best is None else min(best, ms)
     return best if best is not None else 0
+
+
+@st.composite
+def replanning_projects(draw, max_activities: int = 7) -> ProblemData | None:
+    """Projects with capacity profiles, deadlines and fixed starts; None when validation rejects one."""
+    base = draw(projects(max_activities=max_activities))
+    resources = [
+        Resource(r.key, r.capacity, capacity_profile=[(draw(st.integers(1, 6)), draw(st.integers(r.capacity, 5)))])
+        if draw(st.booleans())
+        else r
+        for r in base.resources
+    ]
+    acts = []
+    for a in base.activities:
+        deadline = draw(st.one_of(st.none(), st.integers(a.duration, 30)))
+        fixed = draw(st.one_of(st.none(), st.integers(0, 8))) if draw(st.integers(0, 4)) == 0 else None
+        acts.append(Activity(a.key, a.duration, a.demands, a.release, deadline, fixed))
+    try:
+        return ProblemData(acts, resources, base.precedences)
+    except ProblemError:
+        return None

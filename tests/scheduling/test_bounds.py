@@ -35,7 +35,12 @@ def test_propagation_keeps_feasible_horizon(data):
 
 def test_energy_bound_hand_checked():
     """12 units of work on a capacity of 2 need 6 periods."""
-    acts = [Activity("a", 3, {"r": 2}), Activity("b", 2, {"r": 1}), Activity("c", 2, {"r": 1}), Activity("d", 1, {"r": 2})]
+    acts = [
+        Activity("a", 3, {"r": 2}),
+        Activity("b", 2, {"r": 1}),
+        Activity("c", 2, {"r": 1}),
+        Activity("d", 1, {"r": 2}),
+    ]
     data = ProblemData(acts, [Resource("r", 2)], [])
     assert energy_bound(data.core) == 6
 

@@ -8,7 +8,13 @@ from scheduling import Activity, Precedence, ProblemData, analyse_cpm
 def _textbook() -> ProblemData:
     # A(3)->C(2), A->D(4), B(5)->D, C->E(2), D->E; project length 11 via B-D-E
     acts = [Activity("A", 3), Activity("B", 5), Activity("C", 2), Activity("D", 4), Activity("E", 2)]
-    precs = [Precedence("A", "C"), Precedence("A", "D"), Precedence("B", "D"), Precedence("C", "E"), Precedence("D", "E")]
+    precs = [
+        Precedence("A", "C"),
+        Precedence("A", "D"),
+        Precedence("B", "D"),
+        Precedence("C", "E"),
+        Precedence("D", "E"),
+    ]
     return ProblemData(acts, [], precs)
 
 

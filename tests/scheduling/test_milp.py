@@ -106,3 +106,35 @@ def test_tiny_limit_on_hard_instance(limit, backend):
     assert verify_schedule(data, res.starts) == []
     assert res.status in (SolveStatus.TIMED_OUT, SolveStatus.FEASIBLE)
     assert res.lower_bound < res.makespan and res.gap > 0
+
+
+def _solve_module():
+    return sys.modules["scheduling.solve"]
+
+
+def test_absurd_solver_bound_is_not_a_proof(monkeypatch):
+    """A time-out reporting a bound above the model's horizon does not make the schedule 'optimal'."""
+    fake = solver_process.MilpOutcome("timeout", None, 1e9, 0.1, "stopped")
+    monkeypatch.setattr(_solve_module(), "run_milp", lambda *a, **k: fake)
+    data = _hard_instance()
+    res = solve(data, time_limit=3.0, solver="cbc")
+    # The heuristic sometimes meets its own lower bound first (an honest proof, timing-dependent);
+    # what must never happen is the solver's absurd bound being reported or taken as a proof.
+    assert res.lower_bound <= res.makespan < 1e9
+    if res.status is SolveStatus.OPTIMAL:
+        assert res.lower_bound == res.makespan and res.gap == 0
+    else:
+        assert res.status is SolveStatus.TIMED_OUT
+
+
+def test_invalid_solver_schedule_is_rejected(monkeypatch):
+    """A 'feasible' answer whose schedule breaks constraints is dropped; the heuristic schedule stays."""
+    data = _hard_instance()
+    fake = solver_process.MilpOutcome("feasible", [0] * data.core.n, 0.0, 0.1, "stopped")
+    monkeypatch.setattr(_solve_module(), "run_milp", lambda *a, **k: fake)
+    res = solve(data, time_limit=3.0, solver="highs")
+    assert verify_schedule(data, res.starts) == []
+    if res.status is SolveStatus.OPTIMAL:  # the heuristic proved it before the MILP ran (timing-dependent)
+        assert res.lower_bound == res.makespan
+    else:
+        assert res.status is SolveStatus.FEASIBLE and "invalid schedule" in res.message

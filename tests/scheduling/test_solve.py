@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 from scheduling import Activity, Precedence, ProblemData, Resource, SolveStatus, solve, verify_schedule
 from scheduling.bounds import critical_path_bound
 
-from .problems import brute_force_makespan, projects
+from .problems import brute_force_makespan, projects, replanning_projects
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -114,3 +114,34 @@ def test_result_fields(small_project):
     assert res.status is SolveStatus.OPTIMAL
     assert res.makespan == 8 == res.objective == res.lower_bound
     assert res.gap == 0.0 and res.seconds >= 0 and res.method
+
+
+def test_predecessor_of_fixed_activity_finishes_in_time():
+    """An open activity that precedes a fixed one is planned to finish before the fixed start."""
+    acts = [
+        Activity("busy", 4, {"crew": 1}),
+        Activity("prep", 2, {"crew": 1}),
+        Activity("pinned", 1, {"crew": 1}, fixed_start=3),
+    ]
+    data = ProblemData(acts, [Resource("crew", 1)], [Precedence("prep", "pinned")])
+    for solver in ("heuristic", "auto"):
+        res = solve(data, time_limit=3, solver=solver)
+        assert verify_schedule(data, res.starts) == []
+        assert res.starts["prep"] + 2 <= 3
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(replanning_projects())
+def test_replanning_features_respected(data):
+    """With profiles, deadlines and fixed starts a result is valid unless INFEASIBLE; fixed starts always hold."""
+    assume(data is not None)
+    res = solve(data, time_limit=0.3, solver="heuristic")
+    problems = verify_schedule(data, res.starts)
+    if res.status is SolveStatus.INFEASIBLE:
+        # best effort: capacities still hold; a deadline (or the start of a fixed successor) is missed
+        assert problems and not any(p.startswith("resource") for p in problems)
+    else:
+        assert problems == []
+    for a in data.activities:
+        if a.fixed_start is not None:
+            assert res.starts[a.key] == a.fixed_start
