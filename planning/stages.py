@@ -61,10 +61,3 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
 }
 STAGE_ORDER = tuple(STAGE_FUNCTIONS)
 
-
-def plan_goal(goal: Goal, settings: PlanningSettings, meta: dict | None = None) -> dict:
-    """Run every stage in-process: what the pipeline does, without storage."""
-    outputs: dict = {"_meta": dict(meta or {})}
-    for stage in STAGE_ORDER:
-        outputs[stage] = STAGE_FUNCTIONS[stage](goal, outputs, settings)
-    return outputs["finalize"]
