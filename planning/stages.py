@@ -59,5 +59,4 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
     "schedule": schedule_tasks,
     "finalize": finalize_plan,
 }
-STAGE_ORDER = tuple(STAGE_FUNCTIONS)
 
