@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -99,18 +99,10 @@ def cancel_plan(*, session: Session, plan: Plan, actor: str, reason: str) -> tup
 
 def stalled_versions(*, session: Session, older_than_seconds: int) -> list[PlanVersion]:
     """Versions not finished and untouched for a while: their messages may have been lost."""
-    cutoff = utcnow().timestamp() - older_than_seconds
-    candidates = session.execute(
-        sa.select(PlanVersion).where(PlanVersion.status.in_(("queued", "running")))
-    ).scalars()
-    return [v for v in candidates if _ts(v.updated_at) < cutoff]
-
-
-def _ts(value) -> float:
-    # SQLite hands back naive datetimes; they were written as UTC.
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    query = sa.select(PlanVersion).where(PlanVersion.status.in_(("queued", "running")),
+                                         PlanVersion.updated_at < cutoff)
+    return list(session.execute(query).scalars())
 
 
 def _iso(value) -> str | None:
