@@ -66,21 +66,29 @@ def propagate(
     core: Core,
     horizon: int,
     pairs: list[tuple[int, int]] | None = None,
-    cliques: list[list[int]] | None = None,
+    cliques: Cliques | list[list[int]] | None = None,
     max_rounds: int = 50,
     deadline: float | None = None,
+    windows: tuple[list[int], list[int]] | None = None,
+    energetic: bool = True,
+    extra_arcs: list[tuple[int, int, int]] | None = None,
 ) -> Propagated | None:
     """Fixpoint of the window rules under ``horizon``; None when the horizon is infeasible.
 
-    Stopping early (``max_rounds``, ``deadline``) is safe: the windows are then
-    merely wider than the fixpoint's.
+    ``windows`` (ES, LS lists) start the fixpoint from narrower windows than the
+    precedence network's, e.g. a shaving trial. Stopping early (``max_rounds``,
+    ``deadline``) is safe: the windows are then merely wider than the fixpoint's.
     """
     n, dur = core.n, core.dur
+    cliques = as_cliques(cliques)
     es = core.earliest_starts()
     ls = core.latest_starts(horizon)
+    if windows is not None:
+        es = [max(a, b) for a, b in zip(es, windows[0], strict=True)]
+        ls = [min(a, b) for a, b in zip(ls, windows[1], strict=True)]
     if any(es[i] > ls[i] for i in range(n)):
         return None
-    arcs = [(i, j, lag) for i in range(n) for j, lag in core.succ[i]]
+    arcs = [(i, j, lag) for i in range(n) for j, lag in core.succ[i]] + list(extra_arcs or [])
     pending = list(incompatible_pairs(core) if pairs is None else pairs)
     derived: list[tuple[int, int, int]] = []
     caps = [row[:horizon] + [0] * max(0, horizon - len(row)) for row in core.capacity]
@@ -127,6 +135,11 @@ def propagate(
             if ef is None:
                 return None
             changed |= ef
+        if not changed and energetic:
+            er = energetic_reasoning(core, es, ls, caps)
+            if er is None:
+                return None
+            changed |= er
         if not changed:
             break
     if cliques and clique_overload(core, es, ls, cliques):
@@ -134,119 +147,201 @@ def propagate(
     return Propagated(es, ls, derived)
 
 
-def clique_edge_finding(core: Core, es: list[int], ls: list[int], cliques: list[list[int]]) -> bool | None:
+class Cliques:
+    """Cliques of the never-overlap graph, padded into arrays so the rules run on all at once."""
+
+    def __init__(self, members: list[list[int]]) -> None:
+        self.members = [list(c) for c in members]
+        size = max((len(c) for c in self.members), default=0)
+        self.index = np.zeros((len(self.members), size), dtype=np.int64)
+        self.valid = np.zeros((len(self.members), size), dtype=bool)
+        for c, clique in enumerate(self.members):
+            # padding repeats the first member: its intervals are duplicates, its work is masked out
+            self.index[c, :] = clique[0]
+            self.index[c, : len(clique)] = clique
+            self.valid[c, : len(clique)] = True
+
+    def __bool__(self) -> bool:
+        return bool(self.members)
+
+
+def as_cliques(cliques: Cliques | list[list[int]] | None) -> Cliques | None:
+    if cliques is None or isinstance(cliques, Cliques):
+        return cliques
+    return Cliques(cliques)
+
+
+def _task_intervals(core: Core, es: list[int], ls: list[int], cliques: Cliques):
+    """Per clique, every interval [est_a, lct_b) of its members and who lies inside."""
+    dur = np.asarray(core.dur, dtype=np.int64)
+    p = np.where(cliques.valid, dur[cliques.index], 0)
+    est = np.asarray(es, dtype=np.int64)[cliques.index]
+    lct = np.asarray(ls, dtype=np.int64)[cliques.index] + dur[cliques.index]
+    a = est[:, :, None]  # (clique, a, b)
+    b = lct[:, None, :]
+    ok = b > a
+    # member[c, a, b, m]: member m of clique c lies inside [est_a, lct_b)
+    member = (est[:, None, None, :] >= a[..., None]) & (lct[:, None, None, :] <= b[..., None])
+    member &= cliques.valid[:, None, None, :] & ok[..., None]
+    return p, est, lct, a, b, ok, member
+
+
+def clique_edge_finding(core: Core, es: list[int], ls: list[int], cliques: Cliques | list[list[int]]) -> bool | None:
     """Edge finding on cliques (one activity at a time): None if infeasible, else whether a window moved.
 
     For a task interval O (clique members inside [t1, t2)) and another member i:
     if i cannot fit before lct(O) together with O, i goes after all of O, so
     ES_i >= est(O) + p(O); symmetrically LS_i <= lct(O) - p(O) - p_i.
     """
+    cl = as_cliques(cliques)
+    if not cl:
+        return False
+    p, est, lct, a, b, ok, member = _task_intervals(core, es, ls, cl)
+    work = (member * p[:, None, None, :]).sum(axis=-1)
+    if np.any(np.where(ok, work > b - a, False)):
+        return None
+    big = np.iinfo(np.int64).max // 4
+    has = member.any(axis=-1)
+    est_o = np.where(member, est[:, None, None, :], big).min(axis=-1)
+    lct_o = np.where(member, lct[:, None, None, :], -big).max(axis=-1)
+    outside = ~member & (has & ok)[..., None] & cl.valid[:, None, None, :]
+    pm = p[:, None, None, :]
+    after = outside & (np.minimum(est_o[..., None], est[:, None, None, :]) + work[..., None] + pm > lct_o[..., None])
+    new_est = np.where(after, (est_o + work)[..., None], -big).max(axis=(1, 2))
+    before = outside & (np.maximum(lct_o[..., None], lct[:, None, None, :]) - work[..., None] - pm < est_o[..., None])
+    new_lct = np.where(before, (lct_o - work)[..., None], big).min(axis=(1, 2))
+    new_ls = new_lct - p
     changed = False
-    dur = core.dur
-    for clique in cliques:
-        p = np.array([dur[j] for j in clique])
-        est = np.array([es[j] for j in clique])
-        lct = np.array([ls[j] for j in clique]) + p
-        a, b = np.meshgrid(np.unique(est), np.unique(lct), indexing="ij")
-        ok = b > a
-        a, b = a[ok], b[ok]
-        member = (est[None, :] >= a[:, None]) & (lct[None, :] <= b[:, None])
-        work = member @ p
-        if np.any(work > b - a):
+    for c, m in zip(*np.nonzero(cl.valid & ((new_est > est) | (new_ls < lct - p))), strict=True):
+        j = int(cl.index[c, m])
+        if new_est[c, m] > es[j]:
+            es[j] = int(new_est[c, m])
+            changed = True
+        if new_ls[c, m] < ls[j]:
+            ls[j] = int(new_ls[c, m])
+            changed = True
+        if es[j] > ls[j]:
             return None
-        has = member.any(axis=1)
-        big = np.iinfo(np.int64).max // 4
-        est_o = np.where(member, est[None, :], big).min(axis=1)
-        lct_o = np.where(member, lct[None, :], -big).max(axis=1)
-        outside = ~member & has[:, None]
-        # i after O
-        after = outside & (np.minimum(est_o[:, None], est[None, :]) + work[:, None] + p[None, :] > lct_o[:, None])
-        new_est = np.where(after, (est_o + work)[:, None], -big).max(axis=0)
-        # i before O
-        before = outside & (np.maximum(lct_o[:, None], lct[None, :]) - work[:, None] - p[None, :] < est_o[:, None])
-        new_lct = np.where(before, (lct_o - work)[:, None], big).min(axis=0)
-        for idx, j in enumerate(clique):
-            if new_est[idx] > es[j]:
-                es[j] = int(new_est[idx])
-                changed = True
-            if new_lct[idx] - p[idx] < ls[j]:
-                ls[j] = int(new_lct[idx] - p[idx])
-                changed = True
-            if es[j] > ls[j]:
-                return None
     return changed
 
 
-def clique_overload(core: Core, es: list[int], ls: list[int], cliques: list[list[int]]) -> bool:
+def energetic_reasoning(core: Core, es: list[int], ls: list[int], caps: list[list[int]]) -> bool | None:
+    """Energy checks and window adjustments on intervals (None if infeasible, else whether a window moved).
+
+    In any interval [a, b) an activity needs at least the part of its work that
+    falls inside whether it is left- or right-shifted; when that minimum, summed
+    over all activities, exceeds the capacity of [a, b) the horizon is refuted.
+    When the energy the others leave in [a, b) is too small for activity i
+    starting at its ES inside the interval, i must start late enough to overlap
+    it by at most what is left (and symmetrically for its latest finish).
+    Cumulative, so it sees what pairwise and clique rules cannot.
+    """
+    dur = np.asarray(core.dur, dtype=np.int64)
+    if not dur.any():
+        return False
+    e_s = np.asarray(es, dtype=np.int64)
+    l_s = np.asarray(ls, dtype=np.int64)
+    e_f, l_f = e_s + dur, l_s + dur
+    starts = np.unique(np.concatenate([e_s, l_s, e_f]))
+    ends = np.unique(np.concatenate([l_f, e_f, l_s]))
+    a, b = np.meshgrid(starts, ends, indexing="ij")
+    keep = b > a
+    a, b = a[keep][:, None], b[keep][:, None]
+    inside = np.minimum(np.minimum(b - a, dur[None, :]), np.minimum(e_f[None, :] - a, b - l_s[None, :]))
+    inside = np.maximum(inside, 0)
+    demand = np.asarray(core.demand, dtype=np.int64).reshape(core.n, -1)
+    new_es = e_s.copy()
+    new_ls = l_s.copy()
+    for k, row in enumerate(caps):
+        r = demand[:, k]
+        if not r.any():
+            continue
+        cum = np.concatenate([[0], np.cumsum(row)])
+        avail = cum[np.minimum(b[:, 0], len(row))] - cum[np.minimum(a[:, 0], len(row))]
+        work = inside * r[None, :]
+        total = work.sum(axis=1)
+        if np.any(total > avail):
+            return None
+        users = r > 0
+        left = (avail - total)[:, None] + work  # energy left for i by the others
+        q = np.where(users[None, :], left // np.maximum(r, 1)[None, :], 0)
+        # i starting at or after a: any start before b - q overlaps more than q
+        late = users[None, :] & (e_s[None, :] >= a) & (e_s[None, :] < b) & (dur[None, :] > q)
+        late &= np.minimum(dur[None, :], b - e_s[None, :]) > q
+        if late.any():
+            new_es = np.maximum(new_es, np.where(late, b - q, -1).max(axis=0))
+        # i finishing at or before b: any finish after a + q overlaps more than q
+        early = users[None, :] & (l_f[None, :] <= b) & (l_f[None, :] > a) & (dur[None, :] > q)
+        early &= np.minimum(dur[None, :], l_f[None, :] - a) > q
+        if early.any():
+            big = np.iinfo(np.int64).max // 4
+            new_ls = np.minimum(new_ls, np.where(early, a + q - dur[None, :], big).min(axis=0))
+    changed = False
+    for j in range(core.n):
+        if core.fixed[j] is not None or not core.dur[j]:
+            continue
+        if new_es[j] > es[j]:
+            es[j] = int(new_es[j])
+            changed = True
+        if new_ls[j] < ls[j]:
+            ls[j] = int(new_ls[j])
+            changed = True
+        if es[j] > ls[j]:
+            return None
+    return changed
+
+
+def clique_overload(core: Core, es: list[int], ls: list[int], cliques: Cliques | list[list[int]]) -> bool:
     """Within a clique (one activity at a time) some interval must hold more work than its length."""
-    d_all = core.dur
-    for clique in cliques:
-        d = np.array([d_all[j] for j in clique])
-        est = np.array([es[j] for j in clique])
-        lft = np.array([ls[j] for j in clique]) + d
-        a, b = np.meshgrid(np.unique(est), np.unique(lft), indexing="ij")
-        ok = b > a
-        a, b = a[ok][:, None], b[ok][:, None]
-        need = np.minimum(
-            np.minimum(d[None, :], b - a), np.minimum(est[None, :] + d[None, :] - a, b - lft[None, :] + d[None, :])
-        )
-        if np.any(np.maximum(need, 0).sum(axis=1) > (b - a)[:, 0]):
-            return True
-    return False
+    cl = as_cliques(cliques)
+    if not cl:
+        return False
+    p, est, lct, a, b, ok, _ = _task_intervals(core, es, ls, cl)
+    a4, b4 = a[..., None], b[..., None]
+    pm, em, lm = p[:, None, None, :], est[:, None, None, :], lct[:, None, None, :]
+    need = np.minimum(np.minimum(pm, b4 - a4), np.minimum(em + pm - a4, b4 - lm + pm))
+    need = np.where(cl.valid[:, None, None, :], np.maximum(need, 0), 0).sum(axis=-1)
+    return bool(np.any(ok & (need > b - a)))
 
 
 def _time_table(core: Core, es: list[int], ls: list[int], caps: list[list[int]], horizon: int) -> bool | None:
-    n, dur, uses = core.n, core.dur, core.uses
-    load = [[0] * horizon for _ in caps]
-    for j in range(n):
-        d = dur[j]
-        if d and ls[j] < es[j] + d:
-            for k, r in uses[j]:
-                row = load[k]
-                for t in range(ls[j], es[j] + d):
-                    row[t] += r
-    for k in range(len(caps)):
-        if any(a > c for a, c in zip(load[k], caps[k], strict=True)):
-            return None
+    """Time-tabling: None if compulsory parts overload a resource, else whether a window moved.
+
+    The compulsory part of i is [LS_i, ES_i + d_i) when not empty. i may only
+    start where its whole run fits beside the others' compulsory parts: ES_i
+    moves to the first such start, LS_i to the last. Done for all activities at
+    once on (activity, time) arrays.
+    """
+    n = core.n
+    if not n or horizon <= 0:
+        return False
+    dur = np.asarray(core.dur, dtype=np.int64)
+    demand = np.asarray(core.demand, dtype=np.int64).reshape(n, -1)
+    cap = np.asarray(caps, dtype=np.int64).reshape(demand.shape[1], horizon)
+    e = np.asarray(es, dtype=np.int64)
+    lt = np.asarray(ls, dtype=np.int64)
+    t = np.arange(horizon)
+    comp = (t[None, :] >= lt[:, None]) & (t[None, :] < (e + dur)[:, None])
+    load = demand.T @ comp  # (resource, time)
+    if np.any(load > cap):
+        return None
+    uses = demand > 0
+    # blocked[i, t]: adding i at t (beyond its own compulsory part) overloads a resource it uses
+    over = load[None, :, :] + demand[:, :, None] * (~comp)[:, None, :] > cap[None, :, :]
+    blocked = (over & uses[:, :, None]).any(axis=1)
+    done = np.concatenate([np.zeros((n, 1), dtype=np.int64), np.cumsum(blocked, axis=1)], axis=1)
+    end = np.minimum(t[None, :] + dur[:, None], horizon)
+    free = (np.take_along_axis(done, end, axis=1) - done[:, :horizon] == 0) & (t[None, :] + dur[:, None] <= horizon)
+    cand = free & (t[None, :] >= e[:, None]) & (t[None, :] <= lt[:, None])
+    active = (dur > 0) & uses.any(axis=1) & (e < lt)
+    if np.any(active & ~cand.any(axis=1)):
+        return None
+    first = np.argmax(cand, axis=1)
+    last = horizon - 1 - np.argmax(cand[:, ::-1], axis=1)
     changed = False
-    for i in range(n):
-        d = dur[i]
-        if not d or not uses[i] or es[i] == ls[i]:
-            continue
-        own_lo, own_hi = ls[i], es[i] + d  # i's own compulsory part (may be empty)
-
-        def fits(t: int, i: int = i, own_lo: int = own_lo, own_hi: int = own_hi) -> bool:
-            for k, r in uses[i]:
-                own = r if own_lo <= t < own_hi else 0
-                if load[k][t] - own + r > caps[k][t]:
-                    return False
-            return True
-
-        s = es[i]
-        t = s
-        while t < s + d:  # earliest start: restart after any blocked unit
-            if s > ls[i]:
-                return None
-            if fits(t):
-                t += 1
-            else:
-                s = t + 1
-                t = s
-        if s > ls[i]:
-            return None
-        f = ls[i] + d
-        t = f - 1
-        while t >= f - d:  # latest finish, scanning backwards
-            if f - d < s:
-                return None
-            if fits(t):
-                t -= 1
-            else:
-                f = t
-                t = f - 1
-        if s != es[i] or f - d != ls[i]:
-            es[i], ls[i] = s, f - d
-            changed = True
+    for i in np.nonzero(active & ((first != e) | (last != lt)))[0]:
+        es[i], ls[i] = int(first[i]), int(last[i])
+        changed = True
     return changed
 
 
@@ -259,7 +354,7 @@ def destructive_bound(
     that horizon was not refuted (None when the bound reached ``upper``).
     """
     pairs = incompatible_pairs(core)
-    cliques = incompatibility_cliques(core, pairs, 60)
+    cliques = Cliques(incompatibility_cliques(core, pairs, 60))
     # binary search: refutation is monotone (a refuted horizon refutes every smaller one)
     lo, hi = lower, upper  # lo: not yet refuted candidate, hi: known feasible makespan
     while lo < hi:
@@ -273,3 +368,123 @@ def destructive_bound(
     if lo >= upper:
         return upper, None
     return lo, propagate(core, upper - 1, pairs, cliques, deadline=deadline)
+
+
+def shave(
+    core: Core,
+    horizon: int,
+    base: Propagated,
+    pairs: list[tuple[int, int]],
+    cliques: Cliques | list[list[int]],
+    deadline: float | None = None,
+    max_passes: int = 50,
+    orders: bool = True,
+) -> Propagated | None:
+    """Shaving: refute parts of the windows by trial propagation; None when the horizon is refuted.
+
+    For activity i, "i starts in [ES_i, ES_i + d]" is assumed and propagated;
+    a contradiction means S_i > ES_i + d, so ES_i moves past it (the trial width
+    then doubles). The same is tried at the latest start. When no window moves
+    any more, each still-open pair of activities that cannot overlap is tried in
+    one order; a contradiction fixes the other order as an arc (``orders``).
+    Far slower than one propagation, far stronger: it is what lifts bounds on
+    tightly constrained instances where every single rule is satisfied.
+    """
+    state = _Shaving(core, horizon, pairs, as_cliques(cliques), deadline, base)
+    for _ in range(max_passes):
+        moved = state.window_pass()
+        if state.refuted:
+            return None
+        if not moved and orders and not state.out_of_time():
+            moved = state.order_pass()
+            if state.refuted:
+                return None
+        if not moved or state.out_of_time():
+            break
+    return state.cur
+
+
+class _Shaving:
+    def __init__(self, core: Core, horizon: int, pairs, cliques, deadline: float | None, base: Propagated) -> None:
+        self.core, self.horizon, self.pairs, self.cliques, self.deadline = core, horizon, pairs, cliques, deadline
+        self.cur = base
+        self.fixed_orders: list[tuple[int, int, int]] = []  # arcs proven by order trials
+        self.refuted = False
+
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.perf_counter() > self.deadline
+
+    def _propagate(self, es: list[int], ls: list[int], arcs, energetic: bool) -> Propagated | None:
+        return propagate(
+            self.core, self.horizon, self.pairs, self.cliques, windows=(es, ls), deadline=self.deadline,
+            energetic=energetic, extra_arcs=arcs,
+        )  # fmt: skip
+
+    def _trial(self, es: list[int], ls: list[int], arcs: list[tuple[int, int, int]]) -> bool:
+        """Whether propagation survives the trial. Probes skip energetic reasoning: measured,
+        it refuted no more trials than the other rules and cost a fifth more time."""
+        return self._propagate(es, ls, arcs, energetic=False) is not None
+
+    def _commit(self, es: list[int], ls: list[int]) -> None:
+        nxt = self._propagate(es, ls, self.fixed_orders, energetic=True)
+        if nxt is None:
+            self.refuted = True
+            return
+        nxt.arcs = _merge_arcs(_merge_arcs(self.cur.arcs, self.fixed_orders), nxt.arcs)
+        self.cur = nxt
+
+    def window_pass(self) -> bool:
+        core, moved = self.core, False
+        for i in sorted(range(core.n), key=lambda j: self.cur.ls[j] - self.cur.es[j]):
+            if core.fixed[i] is not None or not core.dur[i]:
+                continue
+            for side in (0, 1):
+                width = 0
+                while self.cur.es[i] < self.cur.ls[i] and not self.out_of_time():
+                    es, ls = list(self.cur.es), list(self.cur.ls)
+                    if side == 0:
+                        ls[i] = min(ls[i], es[i] + width)
+                    else:
+                        es[i] = max(es[i], ls[i] - width)
+                    if self._trial(es, ls, self.fixed_orders):
+                        break
+                    es, ls = list(self.cur.es), list(self.cur.ls)
+                    if side == 0:
+                        es[i] = es[i] + width + 1
+                    else:
+                        ls[i] = ls[i] - width - 1
+                    self._commit(es, ls)
+                    if self.refuted:
+                        return True
+                    moved = True
+                    width = 2 * width + 1
+        return moved
+
+    def order_pass(self) -> bool:
+        core, moved = self.core, False
+        for i, j in self.pairs:
+            if self.out_of_time():
+                break
+            es, ls, dur = self.cur.es, self.cur.ls, core.dur
+            if not (es[i] + dur[i] <= ls[j] and es[j] + dur[j] <= ls[i]):
+                continue  # already ordered (or refuted) by the windows
+            for a, b in ((i, j), (j, i)):
+                if not self._trial(list(es), list(ls), self.fixed_orders + [(a, b, dur[a])]):
+                    self.fixed_orders.append((b, a, dur[b]))
+                    self._commit(list(self.cur.es), list(self.cur.ls))
+                    if self.refuted:
+                        return True
+                    moved = True
+                    break
+        return moved
+
+
+def shave_horizon(core: Core, horizon: int, base: Propagated, deadline: float | None = None) -> Propagated | None:
+    """Shave the windows of ``base`` (propagated under ``horizon``); None proves no schedule finishes by it."""
+    pairs = incompatible_pairs(core)
+    return shave(core, horizon, base, pairs, Cliques(incompatibility_cliques(core, pairs, 60)), deadline=deadline)
+
+
+def _merge_arcs(a: list[tuple[int, int, int]], b: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    seen = set(a)
+    return a + [arc for arc in b if arc not in seen]

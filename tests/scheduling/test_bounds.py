@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scheduling import Activity, ProblemData, Resource
 from scheduling.bounds import critical_path_bound, energy_bound, makespan_lower_bound
-from scheduling.propagate import destructive_bound, incompatibility_cliques, incompatible_pairs, propagate
+from scheduling.propagate import (
+    Cliques,
+    destructive_bound,
+    incompatibility_cliques,
+    incompatible_pairs,
+    propagate,
+    shave,
+)
+from scheduling.sgs import fresh_availability, makespan, serial_sgs
 
 from .problems import brute_force_makespan, projects
 
@@ -51,3 +60,64 @@ def test_disjunctive_clique_refutes_short_horizon():
     data = ProblemData(acts, [Resource("r", 3)], [])
     assert makespan_lower_bound(data.core) == 4  # energy: 12 units on capacity 3
     assert destructive_bound(data.core, 4, 6)[0] == 6
+
+
+def _pairs_and_cliques(core):
+    pairs = incompatible_pairs(core)
+    return pairs, Cliques(incompatibility_cliques(core, pairs))
+
+
+def test_energetic_reasoning_refutes_what_pairs_and_time_tables_miss():
+    """Five 2-period jobs using 1 of 2 units cannot fit in 4 periods (10 units of work, 8 available).
+
+    No pair conflicts and no job has a compulsory part at horizon 4, so only the
+    interval energy check sees it.
+    """
+    data = ProblemData([Activity(k, 2, {"r": 1}) for k in "abcde"], [Resource("r", 2)], [])
+    core = data.core
+    pairs, cliques = _pairs_and_cliques(core)
+    assert propagate(core, 4, pairs, cliques, energetic=False) is not None
+    assert propagate(core, 4, pairs, cliques) is None
+    assert propagate(core, 6, pairs, cliques) is not None
+
+
+def test_shaving_refutes_a_horizon_every_single_rule_accepts():
+    """Optimum 9, found by hand: a0 needs the whole resource; while a4 (3 of 4 units) runs only one
+    unit-demand job fits beside it. At horizon 8 every window rule is satisfied; shaving refutes it."""
+    acts = [
+        Activity("a0", 2, {"r": 4}),
+        Activity("a1", 2, {"r": 1}),
+        Activity("a2", 3, {"r": 1}),
+        Activity("a3", 4, {"r": 1}),
+        Activity("a4", 4, {"r": 3}),
+    ]
+    data = ProblemData(acts, [Resource("r", 4)], [])
+    core = data.core
+    assert brute_force_makespan(data) == 9
+    pairs, cliques = _pairs_and_cliques(core)
+    root = propagate(core, 8, pairs, cliques)
+    assert root is not None
+    assert shave(core, 8, root, pairs, cliques) is None
+    at_optimum = propagate(core, 9, pairs, cliques)
+    assert shave(core, 9, at_optimum, pairs, cliques) is not None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(projects(max_activities=6), st.integers(0, 3))
+def test_shaved_windows_keep_every_schedule(data, slack):
+    """Whatever schedule finishes by H keeps its starts inside the propagated and the shaved windows.
+
+    Shaving only removes start times that no schedule finishing by H can use,
+    so a known schedule is a witness that must survive, whatever H above it.
+    """
+    core = data.core
+    start = serial_sgs(core, core.topo, fresh_availability(core))
+    horizon = makespan(core, start) + slack
+    pairs, cliques = _pairs_and_cliques(core)
+    root = propagate(core, horizon, pairs, cliques)
+    assert root is not None
+    shaved = shave(core, horizon, root, pairs, cliques)
+    assert shaved is not None
+    for windows in (root, shaved):
+        for i in range(core.n):
+            assert windows.es[i] <= start[i] <= windows.ls[i], (core.keys[i], windows.es[i], start[i], windows.ls[i])

@@ -85,6 +85,13 @@ def test_solve_returns_heuristic_schedule_when_solver_hangs(monkeypatch):
         assert res.method == "ga+cbc" and res.lower_bound < res.makespan
 
 
+@pytest.fixture
+def milp_without_shaving(monkeypatch):
+    """The MILP fault tests need the MILP to run: shaving would otherwise take its time on short limits."""
+    monkeypatch.setattr(sys.modules["scheduling.solve"], "SHAVE_SHARE", 0.0)
+
+
+@pytest.mark.usefixtures("milp_without_shaving")
 def test_solver_crash_never_reaches_the_user(monkeypatch):
     """A solver process that dies gives a FEASIBLE heuristic schedule and a message, not an exception."""
     monkeypatch.setattr(solver_process, "WORKER_COMMAND", [sys.executable, "-c", "raise SystemExit(3)"])
@@ -112,6 +119,7 @@ def _solve_module():
     return sys.modules["scheduling.solve"]
 
 
+@pytest.mark.usefixtures("milp_without_shaving")
 def test_absurd_solver_bound_is_not_a_proof(monkeypatch):
     """A time-out reporting a bound above the model's horizon does not make the schedule 'optimal'."""
     fake = solver_process.MilpOutcome("timeout", None, 1e9, 0.1, "stopped")
@@ -127,6 +135,7 @@ def test_absurd_solver_bound_is_not_a_proof(monkeypatch):
         assert res.status is SolveStatus.TIMED_OUT
 
 
+@pytest.mark.usefixtures("milp_without_shaving")
 def test_invalid_solver_schedule_is_rejected(monkeypatch):
     """A 'feasible' answer whose schedule breaks constraints is dropped; the heuristic schedule stays."""
     data = _hard_instance()
