@@ -20,10 +20,12 @@ class Core:
     n: int
     dur: list[int]
     release: list[int]
-    deadline: list[int | None]  # latest finish
+    deadline: list[int | None]  # latest finish (the given one, or derived from a fixed successor)
+    due: list[int | None]  # the activity's own deadline as given: the due date of "weighted_tardiness"
     fixed: list[int | None]
     weight: list[float]
     res_keys: list[str]
+    cost_per_unit: list[float]  # per resource: cost of one unit made available ("cost" objective)
     demand: list[list[int]]  # demand[i][k]
     uses: list[list[tuple[int, int]]]  # non-zero (k, amount) per activity
     succ: list[list[tuple[int, int]]]  # (j, lag): S_j >= S_i + lag
@@ -150,9 +152,11 @@ def build_core(data: ProblemData) -> Core:
         dur=dur,
         release=[a.release for a in acts],
         deadline=deadline,
+        due=[a.deadline for a in acts],
         fixed=[a.fixed_start for a in acts],
         weight=[a.weight for a in acts],
         res_keys=res_keys,
+        cost_per_unit=[r.cost_per_unit for r in data.resources],
         demand=demand,
         uses=uses,
         succ=succ,

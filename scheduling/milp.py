@@ -13,6 +13,12 @@ Measured (HiGHS, 8 s, 15 j30 instances the bounds do not close): this form
 proved 12-13; step variables z[j, t] (started by t; 2-term precedence rows,
 ~4x fewer non-zeros) proved 10, x and z linked 10, no clique rows 8,
 presolve off 5.
+
+The same model serves the other objectives (``objective=``): "weighted_tardiness"
+prices each start, ``w_j * max(0, t + d_j - due_j) * x[j, t]``, and "cost" adds
+one integer variable a[k] per priced resource with ``usage_k(t) <= a[k]`` and
+minimises ``sum c_k * a[k]``. Neither has the virtual end activity; the horizon
+(the windows) bounds the makespan.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass, field
 import pulp
 
 from .core import Core
+from .objectives import peak_lower_bounds, resource_peaks
 from .propagate import Propagated, incompatibility_cliques, incompatible_pairs
 
 
@@ -48,6 +55,7 @@ def make_windows(core: Core, horizon: int, lower_bound: int, propagated: Propaga
 
 SINK = -1  # index of the virtual end activity
 MAX_CLIQUES = 60
+MODEL_OBJECTIVES = ("makespan", "weighted_tardiness", "cost")
 
 
 def _terminal(core: Core) -> list[int]:
@@ -61,13 +69,24 @@ def _terminal(core: Core) -> list[int]:
 
 
 class TimeIndexedModel:
-    """Makespan model: min sink start, sink after every terminal activity's finish."""
+    """Makespan model: min sink start, sink after every terminal activity's finish.
 
-    def __init__(self, core: Core, win: Windows) -> None:
+    ``objective="weighted_tardiness"``: min sum of weighted lateness past ``core.due``;
+    ``objective="cost"``: min sum of ``core.cost_per_unit[k] * a[k]``, a[k] the
+    availability (peak usage) of resource k. ``objective_constant`` is the part of
+    the objective the fixed activities contribute (it is not in the model).
+    """
+
+    def __init__(self, core: Core, win: Windows, objective: str = "makespan") -> None:
+        if objective not in MODEL_OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(MODEL_OBJECTIVES)}, got {objective!r}")
         self.core = core
         self.win = win
+        self.objective = objective
+        self.objective_constant = 0.0
         self.prob = pulp.LpProblem("rcpsp", pulp.LpMinimize)
         self.x: dict[int, dict[int, pulp.LpVariable]] = {}
+        self.avail: dict[int, pulp.LpVariable] = {}  # "cost": a[k] per priced resource
         self._variables()
         self._assignment()
         self._precedence()
@@ -78,11 +97,17 @@ class TimeIndexedModel:
     # -- variables --------------------------------------------------------
     def _variables(self) -> None:
         core = self.core
-        for j in list(range(core.n)) + [SINK]:
+        for j in list(range(core.n)) + ([SINK] if self.objective == "makespan" else []):
             if j != SINK and core.fixed[j] is not None:
                 continue
             lo, hi = self._window(j)
             self.x[j] = {t: pulp.LpVariable(f"x_{j}_{t}", cat=pulp.LpBinary) for t in range(lo, hi + 1)}
+        if self.objective == "cost":
+            lows = peak_lower_bounds(core, self.win.horizon)
+            for k, c in enumerate(core.cost_per_unit):
+                if c > 0:
+                    high = max(core.capacity[k][: self.win.horizon], default=0)
+                    self.avail[k] = pulp.LpVariable(f"a_{k}", lowBound=lows[k], upBound=high, cat=pulp.LpInteger)
 
     def _window(self, j: int) -> tuple[int, int]:
         if j == SINK:
@@ -124,7 +149,8 @@ class TimeIndexedModel:
         for i, j, lag in given + list(self.win.arcs):
             tightest[(i, j)] = max(lag, tightest.get((i, j), lag))
         arcs = [(i, j, lag) for (i, j), lag in tightest.items()]
-        arcs += [(i, SINK, core.dur[i]) for i in _terminal(core)]
+        if self.objective == "makespan":
+            arcs += [(i, SINK, core.dur[i]) for i in _terminal(core)]
         for i, j, lag in arcs:
             if core.fixed[i] is not None or (j != SINK and core.fixed[j] is not None):
                 continue  # the windows already enforce arcs touching fixed activities
@@ -162,6 +188,10 @@ class TimeIndexedModel:
                 if peak > cap:
                     expr, const = self._expr(expr_terms)
                     self.prob += expr <= cap - const, f"r_{k}_{t}"
+                level = self.avail.get(k)
+                if level is not None and peak > level.lowBound:
+                    expr, const = self._expr(expr_terms + [(level, -1)])
+                    self.prob += expr <= -const, f"a_{k}_{t}"
 
     def _cliques(self) -> None:
         # activities that pairwise cannot overlap: at most one runs at any time.
@@ -179,7 +209,42 @@ class TimeIndexedModel:
     # -- objective --------------------------------------------------------
     def _objective(self) -> None:
         # no constant term: PuLP's HiGHS bridge drops it, which would skew the bound
-        self.prob += pulp.lpSum(t * v for t, v in self.x[SINK].items())
+        if self.objective == "makespan":
+            self.prob += pulp.lpSum(t * v for t, v in self.x[SINK].items())
+        elif self.objective == "weighted_tardiness":
+            self.prob += pulp.lpSum(self._tardiness_terms())
+        else:
+            self.prob += pulp.lpSum(self.core.cost_per_unit[k] * a for k, a in self.avail.items())
+
+    def _tardiness_terms(self) -> list:
+        core = self.core
+        terms = []
+        for j in range(core.n):
+            due, w = core.due[j], core.weight[j]
+            if due is None or not w:
+                continue
+            if core.fixed[j] is not None:
+                self.objective_constant += w * max(0, core.fixed[j] + core.dur[j] - due)
+                continue
+            terms += [w * (t + core.dur[j] - due) * v for t, v in self.x[j].items() if t + core.dur[j] > due]
+        return terms
+
+    def set_initial(self, starts: list[int]) -> bool:
+        """Give every variable the value of the schedule ``starts`` (a MIP start).
+
+        Only for the objectives without the virtual end activity; False (nothing set)
+        when the schedule lies outside the windows.
+        """
+        if SINK in self.x or any(starts[j] not in xs for j, xs in self.x.items()):
+            return False
+        for j, xs in self.x.items():
+            for t, v in xs.items():
+                v.setInitialValue(1 if t == starts[j] else 0)
+        if self.avail:
+            peaks = resource_peaks(self.core, starts)
+            for k, a in self.avail.items():
+                a.setInitialValue(peaks[k])
+        return True
 
     def starts(self) -> list[int]:
         out = []

@@ -19,13 +19,23 @@ import pulp
 from .milp import TimeIndexedModel
 
 
-def _solve_highs(model: TimeIndexedModel, stop_at: float, seed: int) -> dict:
+def _solve_highs(model: TimeIndexedModel, stop_at: float, seed: int, warm: bool = False) -> dict:
     import highspy
 
     class _HiGHS(pulp.HiGHS):
         # PuLP copies the model into HiGHS before running it; the limit must
         # count from the moment the search starts, so it is set at the last moment
         def callSolver(self, lp):
+            if warm:  # PuLP's HiGHS bridge has no MIP start: hand the initial values over
+                try:
+                    start = highspy.HighsSolution()
+                    values = [0.0] * lp.solverModel.getNumCol()
+                    for var in lp.variables():
+                        values[var.index] = float(var.varValue or 0.0)
+                    start.col_value = values
+                    lp.solverModel.setSolution(start)
+                except Exception:  # only a hint: an older highspy simply starts without it
+                    pass
             lp.solverModel.setOptionValue("time_limit", max(stop_at - time.time(), 0.05))
             super().callSolver(lp)
 
@@ -58,12 +68,17 @@ _CBC_RESULT = re.compile(r"Result - (.*)")
 _CBC_BOUND = re.compile(r"Lower bound:\s*(-?[\d.eE+]+)")
 
 
-def _solve_cbc(model: TimeIndexedModel, stop_at: float, seed: int, workdir: str) -> dict:
+def _solve_cbc(model: TimeIndexedModel, stop_at: float, seed: int, workdir: str, warm: bool = False) -> dict:
     log = os.path.join(workdir, "cbc.log")
     # CBC reads the MPS file first (fast at these sizes); a tenth of a second covers it
     limit = round(max(stop_at - time.time() - 0.1, 0.1), 2)
     solver = pulp.PULP_CBC_CMD(
-        msg=False, timeLimit=limit, gapRel=0.0, logPath=log, options=[f"randomCbcSeed {seed + 1}"]
+        msg=False,
+        timeLimit=limit,
+        gapRel=0.0,
+        logPath=log,
+        options=[f"randomCbcSeed {seed + 1}"],
+        **({"warmStart": True} if warm else {}),
     )
     solver.tmpDir = workdir  # own directory per solve: parallel workers never share files
     model.prob.solve(solver)
@@ -97,13 +112,17 @@ def _solve_cbc(model: TimeIndexedModel, stop_at: float, seed: int, workdir: str)
 def main() -> int:
     request = pickle.load(sys.stdin.buffer)
     t0 = time.perf_counter()
-    model = TimeIndexedModel(request["core"], request["windows"])
+    model = TimeIndexedModel(request["core"], request["windows"], objective=request.get("objective", "makespan"))
     built = time.perf_counter() - t0
     stop_at = request["stop_at"]  # wall clock (time.time), shared with the parent
+    # a known schedule as a MIP start (only models that contain it: not the makespan one)
+    warm = request.get("warm_start") is not None and model.set_initial(request["warm_start"])
     if request["backend"] == "highs":
-        reply = _solve_highs(model, stop_at, request["seed"])
+        reply = _solve_highs(model, stop_at, request["seed"], warm)
     else:
-        reply = _solve_cbc(model, stop_at, request["seed"], request["workdir"])
+        reply = _solve_cbc(model, stop_at, request["seed"], request["workdir"], warm)
+    if reply["bound"] is not None:
+        reply["bound"] += model.objective_constant  # fixed activities' share, kept out of the model
     reply["build_seconds"] = built
     reply["solve_seconds"] = time.perf_counter() - t0 - built
     reply["rows"] = len(model.prob.constraints)

@@ -33,10 +33,11 @@ class Activity:
     duration: int
     demands: dict[str, int] = field(default_factory=dict)
     release: int = 0
-    deadline: int | None = None  # latest finish (a due date for "weighted_tardiness")
+    # latest finish; a hard limit, except under "weighted_tardiness" where it is a soft due date
+    deadline: int | None = None
     fixed_start: int | None = None  # already started/completed: every method keeps it
     name: str = ""
-    weight: float = 1.0  # tardiness weight
+    weight: float = 1.0  # cost of one time unit of lateness past ``deadline`` ("weighted_tardiness")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,9 @@ class Resource:
     key: str
     capacity: int
     capacity_profile: list[tuple[int, int]] | None = None
-    cost_per_unit: float = 0.0  # cost of one unit busy for one time unit ("cost" objective)
+    # cost of making one unit of the resource available for the project ("cost" objective:
+    # the schedule pays cost_per_unit for every unit of its peak usage)
+    cost_per_unit: float = 0.0
 
     def steps(self) -> list[tuple[int, int]]:
         """Capacity as sorted (from_time, capacity) steps starting at time 0."""

@@ -18,7 +18,7 @@ class SolveResult:
     status: SolveStatus
     starts: dict[str, int]
     makespan: int
-    lower_bound: int
+    lower_bound: int | float  # proven bound on the objective: an int for makespan and integral weights or costs
     gap: float  # (objective - bound) / objective, 0 when proven
     seconds: float
     method: str  # e.g. "ga", "ga+cbc", "ga+highs", "bound"

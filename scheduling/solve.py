@@ -21,6 +21,8 @@ from .core import Core
 from .ga import GeneticSearch
 from .milp import make_windows
 from .model import ProblemData
+from .objective_solve import check_makespan_limit, solve_objective
+from .objectives import deadline_overrun
 from .propagate import destructive_bound, shave_horizon
 from .result import SolveResult, SolveStatus
 from .sgs import fresh_availability, makespan
@@ -28,7 +30,7 @@ from .solver_process import GRACE_SECONDS, highs_available, run_milp
 from .verify import verify_schedule
 
 SOLVERS = ("auto", "heuristic", "cbc", "highs")
-OBJECTIVES = ("makespan",)
+OBJECTIVES = ("makespan", "weighted_tardiness", "cost")
 
 # The GA stops after HEURISTIC_STALL of the limit without improvement (or at
 # HEURISTIC_SHARE of the limit) and hands over to the MILP; measured on j30
@@ -52,15 +54,6 @@ MILP_MIN_SECONDS = 0.3  # below this a child process cannot even build the model
 MILP_MARGIN = 0.25  # the parent's own bookkeeping after the child returns
 
 
-def _lateness(core: Core, start: list[int]) -> int:
-    total = 0
-    for i in range(core.n):
-        dl = core.deadline[i]
-        if dl is not None and start[i] + core.dur[i] > dl:
-            total += start[i] + core.dur[i] - dl
-    return total
-
-
 class _Run:
     """Mutable state of one solve: best schedule, bound, method, message."""
 
@@ -77,7 +70,7 @@ class _Run:
 
     def offer(self, start: list[int]) -> None:
         ms = makespan(self.core, start)
-        ok = _lateness(self.core, start) == 0
+        ok = deadline_overrun(self.core, start) == 0
         if not self.best or (ok and not self.feasible) or (ok == self.feasible and ms < self.best_ms):
             self.best, self.best_ms, self.feasible = start, ms, ok
 
@@ -107,14 +100,24 @@ def solve(
     solver: str = "auto",
     seed: int = 0,
     objective: str = "makespan",
+    makespan_limit: int | None = None,
 ) -> SolveResult:
-    """Best schedule found within ``time_limit`` seconds (wall clock) and what is proven about it."""
+    """Best schedule found within ``time_limit`` seconds (wall clock) and what is proven about it.
+
+    ``objective`` "weighted_tardiness" and "cost" (with ``makespan_limit``) are solved by
+    ``objective_solve.solve_objective``; see docs/scheduling.md.
+    """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if not time_limit > 0:
         raise ValueError("time_limit must be > 0")
+    check_makespan_limit(objective, makespan_limit)
+    if objective != "makespan":
+        return solve_objective(
+            data, objective=objective, time_limit=time_limit, solver=solver, seed=seed, makespan_limit=makespan_limit
+        )
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     core = data.core
@@ -127,7 +130,7 @@ def solve(
     penalty = core.horizon + 1
 
     def score(start: list[int]) -> int:
-        return makespan(core, start) + penalty * _lateness(core, start)
+        return makespan(core, start) + penalty * deadline_overrun(core, start)
 
     ga = GeneticSearch(core, fresh_availability(core), seed=seed, score=score)
     run.lower = makespan_lower_bound(core)

@@ -43,8 +43,22 @@ def highs_available() -> bool:
     return True
 
 
-def run_milp(core: Core, windows: Windows, *, backend: str, time_limit: float, seed: int = 0) -> MilpOutcome:
-    """Solve in a child; never raises, never outlives ``time_limit + GRACE_SECONDS`` by much."""
+def run_milp(
+    core: Core,
+    windows: Windows,
+    *,
+    backend: str,
+    time_limit: float,
+    seed: int = 0,
+    objective: str = "makespan",
+    warm_start: list[int] | None = None,
+) -> MilpOutcome:
+    """Solve in a child; never raises, never outlives ``time_limit + GRACE_SECONDS`` by much.
+
+    ``objective`` selects the model's objective (see ``TimeIndexedModel``); ``bound``
+    is then a lower bound on that objective. ``warm_start`` (start times) is handed to
+    the solver as a MIP start when the model contains that schedule.
+    """
     import time
 
     t0 = time.perf_counter()
@@ -54,7 +68,16 @@ def run_milp(core: Core, windows: Windows, *, backend: str, time_limit: float, s
     env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     stop_at = time.time() + time_limit
     request = pickle.dumps(
-        {"core": core, "windows": windows, "backend": backend, "stop_at": stop_at, "seed": seed, "workdir": workdir}
+        {
+            "core": core,
+            "windows": windows,
+            "backend": backend,
+            "stop_at": stop_at,
+            "seed": seed,
+            "workdir": workdir,
+            "objective": objective,
+            "warm_start": warm_start,
+        }
     )
     proc = None
     try:

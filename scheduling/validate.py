@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from .model import PRECEDENCE_KINDS, ProblemError
@@ -13,6 +14,11 @@ if TYPE_CHECKING:
 def _is_int(value: object) -> bool:
     # bool is an int subclass; True as a duration is almost certainly a bug upstream
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_amount(value: object) -> bool:
+    """A finite number >= 0 (weights and costs)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def validate(data: ProblemData) -> None:
@@ -31,6 +37,10 @@ def validate(data: ProblemData) -> None:
                     res.key,
                     "capacity_profile",
                 )
+        if not _is_amount(res.cost_per_unit):
+            raise ProblemError(
+                f"resource '{res.key}': cost_per_unit must be a finite number >= 0", res.key, "cost_per_unit"
+            )
         resources[res.key] = res
 
     keys: set[str] = set()
@@ -51,8 +61,8 @@ def validate(data: ProblemData) -> None:
             raise ProblemError(f"activity '{key}': deadline must be an integer >= 0", key, "deadline")
         if act.fixed_start is not None and (not _is_int(act.fixed_start) or act.fixed_start < 0):
             raise ProblemError(f"activity '{key}': fixed_start must be an integer >= 0", key, "fixed_start")
-        if act.weight < 0:
-            raise ProblemError(f"activity '{key}': weight must be >= 0", key, "weight")
+        if not _is_amount(act.weight):
+            raise ProblemError(f"activity '{key}': weight must be a finite number >= 0", key, "weight")
         for res_key, amount in act.demands.items():
             if res_key not in resources:
                 raise ProblemError(f"activity '{key}' demands unknown resource '{res_key}'", key, "demands")

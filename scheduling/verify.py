@@ -9,8 +9,14 @@ from __future__ import annotations
 from .model import ProblemData
 
 
-def verify_schedule(data: ProblemData, starts: dict[str, int]) -> list[str]:
-    """Every violation of ``starts`` as a readable line; an empty list means valid."""
+def verify_schedule(data: ProblemData, starts: dict[str, int], *, deadlines: bool = True) -> list[str]:
+    """Every violation of ``starts`` as a readable line; an empty list means valid.
+
+    ``deadlines=False`` skips the activities' own deadlines: under the
+    "weighted_tardiness" objective they are soft due dates, so missing one is
+    scored, not a violation. Fixed starts (and so the precedences into a fixed
+    activity) are checked either way.
+    """
     problems: list[str] = []
     acts = {a.key: a for a in data.activities}
     for key in acts:
@@ -31,7 +37,7 @@ def verify_schedule(data: ProblemData, starts: dict[str, int]) -> list[str]:
             problems.append(f"activity '{key}' starts at {s} < 0")
         if s < a.release:
             problems.append(f"activity '{key}' starts at {s} before its release {a.release}")
-        if a.deadline is not None and s + a.duration > a.deadline:
+        if deadlines and a.deadline is not None and s + a.duration > a.deadline:
             problems.append(f"activity '{key}' finishes at {s + a.duration} after its deadline {a.deadline}")
         if a.fixed_start is not None and s != a.fixed_start:
             problems.append(f"activity '{key}' is fixed at {a.fixed_start} but starts at {s}")
