@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from planning.goal import DEFAULT_STRATEGY, STRATEGIES
+from planning.goal import DEFAULT_SCHEDULE_OBJECTIVE, DEFAULT_STRATEGY, SCHEDULE_OBJECTIVES, STRATEGIES
 
 MAX_TASKS = 5000
 MAX_LIST = 200
@@ -76,6 +76,8 @@ class GoalCreate(Schema):
                             validate=validate.Length(max=MAX_LIST))
     tasks = fields.List(fields.Nested(GoalTaskCreate), load_default=list, validate=validate.Length(max=MAX_TASKS))
     context = fields.Dict(load_default=dict)
+    schedule_objective = fields.String(load_default=DEFAULT_SCHEDULE_OBJECTIVE,
+                                       validate=validate.OneOf(SCHEDULE_OBJECTIVES))
 
 
 class PlanCancel(Schema):

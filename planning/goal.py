@@ -15,6 +15,9 @@ from planning.graph import find_cycle
 
 STRATEGIES = ("hierarchical", "functional", "temporal", "resource_based", "risk_based", "hybrid")
 DEFAULT_STRATEGY = "hybrid"
+# what the schedule stage minimises (scheduling.solve's `objective`); see docs/goal-format.md
+SCHEDULE_OBJECTIVES = ("makespan", "weighted_tardiness", "cost")
+DEFAULT_SCHEDULE_OBJECTIVE = "makespan"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Goal:
     resources: tuple[ResourcePool, ...] = ()
     tasks: tuple[GoalTask, ...] = ()
     context: dict = field(default_factory=dict)
+    schedule_objective: str = DEFAULT_SCHEDULE_OBJECTIVE
 
     def __post_init__(self) -> None:
         validate_goal(self)
@@ -135,6 +139,8 @@ class Goal:
             resources=tuple(ResourcePool(**pool) for pool in data.get("resources") or ()),
             tasks=tuple(tasks),
             context=dict(data.get("context") or {}),
+            # goals stored before the field existed have none: they meant makespan
+            schedule_objective=data.get("schedule_objective") or DEFAULT_SCHEDULE_OBJECTIVE,
         )
 
     def pool(self, resource_type: str) -> ResourcePool | None:
@@ -159,6 +165,14 @@ def validate_goal(goal: Goal) -> None:
         )
     if goal.start and goal.deadline and goal.deadline < goal.start:
         raise PlanningError("deadline is before start", "deadline")
+    if goal.schedule_objective not in SCHEDULE_OBJECTIVES:
+        raise PlanningError(
+            f"unknown schedule_objective {goal.schedule_objective!r}; expected one of {', '.join(SCHEDULE_OBJECTIVES)}",
+            "schedule_objective",
+        )
+    if goal.schedule_objective == "weighted_tardiness" and goal.deadline is None:
+        # lateness is measured against the deadline: without one there is nothing to minimise
+        raise PlanningError("the weighted_tardiness objective needs a deadline", "schedule_objective")
     if goal.budget is not None and goal.budget < 0:
         raise PlanningError("budget must not be negative", "budget")
     seen_pools: set[str] = set()

@@ -6,6 +6,7 @@ applied in the plan document with the work calendar.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 
@@ -60,10 +61,30 @@ def stable_seed(network: TaskNetwork) -> int:
     return int.from_bytes(digest.digest()[:4], "big")
 
 
-def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningSettings) -> dict:
+def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningSettings, *,
+                     objective: str = "makespan", deadline_hours: int | None = None) -> dict:
+    """Schedule the network for the goal's `objective` (docs/goal-format.md, `schedule_objective`).
+
+    `deadline_hours` (working hours from the project start to the end of the deadline day)
+    is needed by "weighted_tardiness" only.
+    """
     capacities = {pool["type"]: int(pool["capacity"]) for pool in allocation["pools"]}
     data = build_problem(network, allocation["pools"], allocation.get("task_demands"))
-    result = solve(data, time_limit=settings.schedule_time_limit_seconds, seed=stable_seed(network))
+    solved_objective, note, forced_lateness = objective, "", 0
+    if objective == "weighted_tardiness":
+        if deadline_hours is None:
+            raise PlanningError("the weighted_tardiness objective needs a deadline", "schedule_objective")
+        data, forced_lateness = _with_due_dates(network, data, deadline_hours)
+    elif objective == "cost":
+        data = _with_unit_costs(data, allocation["pools"])
+        if not any(resource.cost_per_unit > 0 for resource in data.resources):
+            # nothing to save: every schedule would cost 0, so ask for the shortest one instead
+            solved_objective = "makespan"
+            note = "no pool the tasks use has a price (cost_per_hour): scheduled for the shortest makespan"
+    elif objective != "makespan":
+        raise PlanningError(f"unknown schedule_objective {objective!r}", "schedule_objective")
+    result = solve(data, time_limit=settings.schedule_time_limit_seconds, seed=stable_seed(network),
+                   objective=solved_objective)
     if not result.starts:
         raise PlanningError(f"no feasible schedule ({result.status.name.lower()})", "tasks")
     cpm = analyse_cpm(data, starts=result.starts)
@@ -82,17 +103,72 @@ def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningS
         }
         for key, start in result.starts.items()
     }
+    # the solver only saw the clamped due dates: add back the lateness no schedule can avoid,
+    # to its value and to its bound alike (both are then hours late against the real deadline)
+    value = result.objective + forced_lateness
+    lower_bound = result.lower_bound + forced_lateness
+    gap = (value - lower_bound) / value if forced_lateness and value > 0 else result.gap
+    solver = {
+        "method": result.method,
+        "status": result.status.name.lower(),
+        "requested_objective": objective,
+        "solved_objective": solved_objective,
+        "objective": value,
+        "lower_bound": lower_bound,
+        "gap": max(gap, 0.0),
+        "seconds": round(result.seconds, 3),
+    }
+    if note:
+        solver["note"] = note
     return {
         "tasks": tasks,
         "critical_path": list(cpm.critical_path),
         "makespan_hours": result.makespan,
         "capacities": capacities,
-        "solver": {
-            "method": result.method,
-            "status": result.status.name.lower(),
-            "objective": result.objective,
-            "lower_bound": result.lower_bound,
-            "gap": result.gap,
-            "seconds": round(result.seconds, 3),
-        },
+        "solver": solver,
     }
+
+
+def _with_due_dates(network: TaskNetwork, data: ProblemData, deadline_hours: int) -> tuple[ProblemData, int]:
+    """The project's final tasks (no successor) get the deadline as a soft due date, weight 1 per hour late.
+
+    The scheduler refuses a due date before a task's earliest finish, even a soft one, so
+    each due date is max(deadline, earliest finish), and the lateness that clamp hides
+    (earliest finish - deadline, which every schedule has) is returned to be added back.
+    The earliest finishes come from `analyse_cpm` on `data` as built (no deadlines, no
+    starts): that is the same precedence-only CPM the scheduler's validation checks against,
+    so the clamped dates always pass it. Adding back is exact: a task that cannot make the
+    deadline finishes at or after its earliest finish, so its real lateness is its lateness
+    past the clamped date plus the constant (earliest finish - deadline).
+    """
+    has_successor = {dep.task_id for task in network.tasks for dep in task.depends_on}
+    earliest_finish = analyse_cpm(data).ef
+    finals = {task.id for task in network.tasks if task.id not in has_successor}
+    activities = [
+        dataclasses.replace(activity, deadline=max(deadline_hours, earliest_finish[activity.key]), weight=1.0)
+        if activity.key in finals else activity
+        for activity in data.activities
+    ]
+    forced = sum(max(0, earliest_finish[key] - deadline_hours) for key in finals)
+    return _rebuilt(data, activities=activities), forced
+
+
+def _with_unit_costs(data: ProblemData, pools: list[dict]) -> ProblemData:
+    """Each resource's price of one unit of availability: its pool's hourly rate (`cost_per_hour`).
+
+    An approximation: making one unit available really costs rate x the project's length
+    (one person kept on the project for its duration), but under "cost" the makespan is held
+    at the best one found, so rate x length and rate rank schedules alike (the length is a
+    common factor). The value reported is then per hour of project, not a sum of money.
+    """
+    rate = {pool["type"]: float(pool.get("cost_per_hour") or 0.0) for pool in pools}
+    resources = [dataclasses.replace(resource, cost_per_unit=rate.get(resource.key, 0.0))
+                 for resource in data.resources]
+    return _rebuilt(data, resources=resources)
+
+
+def _rebuilt(data: ProblemData, **changes) -> ProblemData:
+    try:
+        return dataclasses.replace(data, **changes)  # validated again, as on construction
+    except ProblemError as error:
+        raise PlanningError(str(error), getattr(error, "field", None)) from None

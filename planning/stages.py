@@ -18,7 +18,7 @@ from planning.plan_document import build_plan_document
 from planning.risk_adapter import assess_scheduled_plan, pre_assess_goal
 from planning.schedule_adapter import schedule_network
 from planning.settings import PlanningSettings
-from planning.work_calendar import project_start
+from planning.work_calendar import calendar_for, deadline_hours, project_start
 
 StageFunction = Callable[[Goal, dict, PlanningSettings], dict]
 
@@ -45,7 +45,11 @@ def allocate_resources(goal: Goal, outputs: dict, settings: PlanningSettings) ->
 
 
 def schedule_tasks(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
-    return schedule_network(TaskNetwork.from_dict(outputs["decompose"]), outputs["allocate"], settings)
+    """Schedule for the goal's objective; the deadline, in working hours, is the due date of tardiness."""
+    start = project_start(goal, outputs.get("_meta", {}))
+    return schedule_network(TaskNetwork.from_dict(outputs["decompose"]), outputs["allocate"], settings,
+                            objective=goal.schedule_objective,
+                            deadline_hours=deadline_hours(goal, calendar_for(settings), start))
 
 
 def finalize_plan(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:

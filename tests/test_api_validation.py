@@ -77,6 +77,9 @@ CASES = [
      "pool has 1"),
     ("tasks-not-list", goal_with(tasks={"id": "a"}), 422, "tasks", "list"),
     ("context-not-object", goal_with(context=["x"]), 422, "context", ""),
+    ("unknown-schedule-objective", goal_with(schedule_objective="fastest"), 422, "schedule_objective", "one of"),
+    ("tardiness-without-deadline", goal_with(schedule_objective="weighted_tardiness", deadline=None), 422,
+     "schedule_objective", "needs a deadline"),
 ]
 
 

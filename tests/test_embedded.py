@@ -36,6 +36,15 @@ def test_post_returns_202_and_the_plan_is_complete(client, example_goal):
     assert set(plan["solver"]) >= {"method", "status", "objective", "lower_bound", "gap", "seconds"}
 
 
+def test_goal_can_ask_for_the_cheapest_schedule(client, example_goal):
+    """schedule_objective "cost" goes through the whole pipeline; the solver block says what was asked."""
+    plan_id = client.post("/api/v1/plans", json=example_goal | {"schedule_objective": "cost"}).get_json()["id"]
+    plan = client.get(f"/api/v1/plans/{plan_id}").get_json()
+    assert plan["status"] == "completed"
+    assert plan["solver"]["requested_objective"] == "cost"
+    assert plan["solver"]["solved_objective"] == "cost"  # the example's pools have prices
+
+
 def test_schedule_respects_dependencies_and_capacities(client, example_goal):
     """Every task starts after its predecessors finish and no pool is over its capacity at any hour."""
     plan_id = client.post("/api/v1/plans", json=example_goal).get_json()["id"]
