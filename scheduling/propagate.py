@@ -172,18 +172,28 @@ def as_cliques(cliques: Cliques | list[list[int]] | None) -> Cliques | None:
 
 
 def _task_intervals(core: Core, es: list[int], ls: list[int], cliques: Cliques):
-    """Per clique, every interval [est_a, lct_b) of its members and who lies inside."""
-    dur = np.asarray(core.dur, dtype=np.int64)
-    p = np.where(cliques.valid, dur[cliques.index], 0)
-    est = np.asarray(es, dtype=np.int64)[cliques.index]
-    lct = np.asarray(ls, dtype=np.int64)[cliques.index] + dur[cliques.index]
-    a = est[:, :, None]  # (clique, a, b)
+    """Per clique, the intervals [est_a, lct_b) of every pair of members and who lies inside.
+
+    ``inside_a[c, a, m]``: member m starts no earlier than a may (est_m >= est_a);
+    ``inside_b[c, b, m]``: m ends no later than b must (lct_m <= lct_b). Member m lies in
+    [est_a, lct_b) when both hold; the work inside is then a batched matrix product,
+    so no (clique, a, b, member) array is built for it.
+    """
+    # int32 where every time and sum of durations fits: it halves the arrays (the hot spot of
+    # shaving) and measured about three times faster than int64 on j30
+    itype = np.int32 if max(ls, default=0) + sum(core.dur) < 2**30 else np.int64
+    dur = np.asarray(core.dur, dtype=itype)
+    p = np.where(cliques.valid, dur[cliques.index], 0).astype(itype)
+    est = np.asarray(es, dtype=itype)[cliques.index]
+    lct = np.asarray(ls, dtype=itype)[cliques.index] + dur[cliques.index]
+    valid = cliques.valid
+    inside_a = (est[:, None, :] >= est[:, :, None]) & valid[:, None, :]
+    inside_b = lct[:, None, :] <= lct[:, :, None]
+    work = np.matmul(inside_a * p[:, None, :], np.swapaxes(inside_b, 1, 2).astype(itype))  # (c, a, b)
+    a = est[:, :, None]
     b = lct[:, None, :]
-    ok = b > a
-    # member[c, a, b, m]: member m of clique c lies inside [est_a, lct_b)
-    member = (est[:, None, None, :] >= a[..., None]) & (lct[:, None, None, :] <= b[..., None])
-    member &= cliques.valid[:, None, None, :] & ok[..., None]
-    return p, est, lct, a, b, ok, member
+    ok = (b > a) & valid[:, :, None] & valid[:, None, :]
+    return p, est, lct, a, b, ok, inside_a, inside_b, work
 
 
 def clique_edge_finding(core: Core, es: list[int], ls: list[int], cliques: Cliques | list[list[int]]) -> bool | None:
@@ -191,25 +201,26 @@ def clique_edge_finding(core: Core, es: list[int], ls: list[int], cliques: Cliqu
 
     For a task interval O (clique members inside [t1, t2)) and another member i:
     if i cannot fit before lct(O) together with O, i goes after all of O, so
-    ES_i >= est(O) + p(O); symmetrically LS_i <= lct(O) - p(O) - p_i.
+    ES_i >= est(O) + p(O); symmetrically LS_i <= lct(O) - p(O) - p_i. The interval's
+    own ends stand for est(O) and lct(O): the pair of members that realises them
+    gives the same O, so every deduction of the exact values is still made.
     """
     cl = as_cliques(cliques)
     if not cl:
         return False
-    p, est, lct, a, b, ok, member = _task_intervals(core, es, ls, cl)
-    work = (member * p[:, None, None, :]).sum(axis=-1)
-    if np.any(np.where(ok, work > b - a, False)):
+    p, est, lct, a, b, ok, inside_a, inside_b, work = _task_intervals(core, es, ls, cl)
+    if np.any(ok & (work > b - a)):
         return None
-    big = np.iinfo(np.int64).max // 4
-    has = member.any(axis=-1)
-    est_o = np.where(member, est[:, None, None, :], big).min(axis=-1)
-    lct_o = np.where(member, lct[:, None, None, :], -big).max(axis=-1)
-    outside = ~member & (has & ok)[..., None] & cl.valid[:, None, None, :]
+    big = np.iinfo(est.dtype).max // 4
+    has = ok & (work > 0)
+    # outside[c, a, b, i]: member i is not in the interval's set
+    outside = ~(inside_a[:, :, None, :] & inside_b[:, None, :, :]) & has[..., None] & cl.valid[:, None, None, :]
     pm = p[:, None, None, :]
-    after = outside & (np.minimum(est_o[..., None], est[:, None, None, :]) + work[..., None] + pm > lct_o[..., None])
-    new_est = np.where(after, (est_o + work)[..., None], -big).max(axis=(1, 2))
-    before = outside & (np.maximum(lct_o[..., None], lct[:, None, None, :]) - work[..., None] - pm < est_o[..., None])
-    new_lct = np.where(before, (lct_o - work)[..., None], big).min(axis=(1, 2))
+    w4 = work[..., None]
+    after = outside & (np.minimum(a[..., None], est[:, None, None, :]) + w4 + pm > b[..., None])
+    new_est = np.where(after, (a + work)[..., None], -big).max(axis=(1, 2))
+    before = outside & (np.maximum(b[..., None], lct[:, None, None, :]) - w4 - pm < a[..., None])
+    new_lct = np.where(before, (b - work)[..., None], big).min(axis=(1, 2))
     new_ls = new_lct - p
     changed = False
     for c, m in zip(*np.nonzero(cl.valid & ((new_est > est) | (new_ls < lct - p))), strict=True):
@@ -236,11 +247,20 @@ def energetic_reasoning(core: Core, es: list[int], ls: list[int], caps: list[lis
     it by at most what is left (and symmetrically for its latest finish).
     Cumulative, so it sees what pairwise and clique rules cannot.
     """
-    dur = np.asarray(core.dur, dtype=np.int64)
+    demand = np.asarray(core.demand, dtype=np.int64).reshape(core.n, -1)
+    cap_peak = max((max(row) for row in caps if row), default=0)
+    horizon = max((len(row) for row in caps), default=0)
+    # int32 halves the arrays and about doubles the speed; only where no energy can overflow
+    small = (horizon + max(ls, default=0) + max(core.dur, default=0) + 1) * max(
+        cap_peak, int(demand.sum(axis=0).max(initial=0)), 1
+    ) < 2**30
+    itype = np.int32 if small else np.int64
+    demand = demand.astype(itype)
+    dur = np.asarray(core.dur, dtype=itype)
     if not dur.any():
         return False
-    e_s = np.asarray(es, dtype=np.int64)
-    l_s = np.asarray(ls, dtype=np.int64)
+    e_s = np.asarray(es, dtype=itype)
+    l_s = np.asarray(ls, dtype=itype)
     e_f, l_f = e_s + dur, l_s + dur
     starts = np.unique(np.concatenate([e_s, l_s, e_f]))
     ends = np.unique(np.concatenate([l_f, e_f, l_s]))
@@ -249,33 +269,32 @@ def energetic_reasoning(core: Core, es: list[int], ls: list[int], caps: list[lis
     a, b = a[keep][:, None], b[keep][:, None]
     inside = np.minimum(np.minimum(b - a, dur[None, :]), np.minimum(e_f[None, :] - a, b - l_s[None, :]))
     inside = np.maximum(inside, 0)
-    demand = np.asarray(core.demand, dtype=np.int64).reshape(core.n, -1)
     new_es = e_s.copy()
     new_ls = l_s.copy()
+    big = np.iinfo(itype).max // 4
     for k, row in enumerate(caps):
-        r = demand[:, k]
-        if not r.any():
+        # only the activities that use resource k: the others add no work and gain no bound
+        users = np.nonzero(demand[:, k])[0]
+        if not len(users):
             continue
-        cum = np.concatenate([[0], np.cumsum(row)])
+        r = demand[users, k][None, :]
+        d_u, es_u, lf_u = dur[users][None, :], e_s[users][None, :], l_f[users][None, :]
+        cum = np.concatenate([[0], np.cumsum(row)]).astype(itype)
         avail = cum[np.minimum(b[:, 0], len(row))] - cum[np.minimum(a[:, 0], len(row))]
-        work = inside * r[None, :]
+        work = inside[:, users] * r
         total = work.sum(axis=1)
         if np.any(total > avail):
             return None
-        users = r > 0
         left = (avail - total)[:, None] + work  # energy left for i by the others
-        q = np.where(users[None, :], left // np.maximum(r, 1)[None, :], 0)
+        q = left // r
         # i starting at or after a: any start before b - q overlaps more than q
-        late = users[None, :] & (e_s[None, :] >= a) & (e_s[None, :] < b) & (dur[None, :] > q)
-        late &= np.minimum(dur[None, :], b - e_s[None, :]) > q
+        late = (es_u >= a) & (es_u < b) & (d_u > q) & (np.minimum(d_u, b - es_u) > q)
         if late.any():
-            new_es = np.maximum(new_es, np.where(late, b - q, -1).max(axis=0))
+            new_es[users] = np.maximum(new_es[users], np.where(late, b - q, -1).max(axis=0))
         # i finishing at or before b: any finish after a + q overlaps more than q
-        early = users[None, :] & (l_f[None, :] <= b) & (l_f[None, :] > a) & (dur[None, :] > q)
-        early &= np.minimum(dur[None, :], l_f[None, :] - a) > q
+        early = (lf_u <= b) & (lf_u > a) & (d_u > q) & (np.minimum(d_u, lf_u - a) > q)
         if early.any():
-            big = np.iinfo(np.int64).max // 4
-            new_ls = np.minimum(new_ls, np.where(early, a + q - dur[None, :], big).min(axis=0))
+            new_ls[users] = np.minimum(new_ls[users], np.where(early, a + q - d_u, big).min(axis=0))
     changed = False
     for j in range(core.n):
         if core.fixed[j] is not None or not core.dur[j]:
@@ -296,7 +315,7 @@ def clique_overload(core: Core, es: list[int], ls: list[int], cliques: Cliques |
     cl = as_cliques(cliques)
     if not cl:
         return False
-    p, est, lct, a, b, ok, _ = _task_intervals(core, es, ls, cl)
+    p, est, lct, a, b, ok, *_ = _task_intervals(core, es, ls, cl)
     a4, b4 = a[..., None], b[..., None]
     pm, em, lm = p[:, None, None, :], est[:, None, None, :], lct[:, None, None, :]
     need = np.minimum(np.minimum(pm, b4 - a4), np.minimum(em + pm - a4, b4 - lm + pm))
