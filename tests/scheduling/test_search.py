@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from hypothesis import HealthCheck, given, settings
 
-from scheduling import Activity, Precedence, ProblemData, Resource, verify_schedule
+from scheduling import Activity, Precedence, ProblemData, Resource, SolveStatus, solve, verify_schedule
 from scheduling.propagate import Cliques, incompatibility_cliques, incompatible_pairs, propagate
 from scheduling.search import search_applies, search_horizon
 from scheduling.sgs import makespan
@@ -97,3 +99,18 @@ def test_postponing_is_needed_to_find_the_optimum():
     assert verify_schedule(data, dict(zip(data.core.keys, found.starts, strict=True))) == []
     below = _search(data, 15)
     assert below is None or below.verdict == "infeasible"
+
+
+def test_solve_proves_by_search_when_shaving_has_no_time(monkeypatch):
+    """With no time for shaving and no MILP, the search alone proves the GA's 9 optimal
+    (propagation stops at 8)."""
+    engine = sys.modules["scheduling.solve"]
+    monkeypatch.setattr(engine, "SHAVE_SHARE", 0.0)
+
+    def no_milp(*args, **kwargs):
+        raise AssertionError("the MILP should not be needed")
+
+    monkeypatch.setattr(engine, "run_milp", no_milp)
+    res = solve(_five_jobs(), time_limit=2, solver="highs")
+    assert res.status is SolveStatus.OPTIMAL and res.makespan == 9 and res.lower_bound == 9
+    assert res.stats["search_nodes"] > 1
