@@ -69,3 +69,16 @@ def replanning_projects(draw, max_activities: int = 7) -> ProblemData | None:
         return ProblemData(acts, resources, base.precedences)
     except ProblemError:
         return None
+
+
+def five_jobs() -> ProblemData:
+    """Optimum 9, found by hand: a0 needs the whole resource; while a4 (3 of 4 units) runs only
+    one unit-demand job fits beside it. Horizon 8 passes every single window rule."""
+    acts = [
+        Activity("a0", 2, {"r": 4}),
+        Activity("a1", 2, {"r": 1}),
+        Activity("a2", 3, {"r": 1}),
+        Activity("a3", 4, {"r": 1}),
+        Activity("a4", 4, {"r": 3}),
+    ]
+    return ProblemData(acts, [Resource("r", 4)], [])

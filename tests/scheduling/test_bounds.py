@@ -17,7 +17,7 @@ from scheduling.propagate import (
 )
 from scheduling.sgs import fresh_availability, makespan, serial_sgs
 
-from .problems import brute_force_makespan, projects
+from .problems import brute_force_makespan, five_jobs, projects
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -84,14 +84,7 @@ def test_energetic_reasoning_refutes_what_pairs_and_time_tables_miss():
 def test_shaving_refutes_a_horizon_every_single_rule_accepts():
     """Optimum 9, found by hand: a0 needs the whole resource; while a4 (3 of 4 units) runs only one
     unit-demand job fits beside it. At horizon 8 every window rule is satisfied; shaving refutes it."""
-    acts = [
-        Activity("a0", 2, {"r": 4}),
-        Activity("a1", 2, {"r": 1}),
-        Activity("a2", 3, {"r": 1}),
-        Activity("a3", 4, {"r": 1}),
-        Activity("a4", 4, {"r": 3}),
-    ]
-    data = ProblemData(acts, [Resource("r", 4)], [])
+    data = five_jobs()
     core = data.core
     assert brute_force_makespan(data) == 9
     pairs, cliques = _pairs_and_cliques(core)

@@ -11,7 +11,7 @@ from scheduling.propagate import Cliques, incompatibility_cliques, incompatible_
 from scheduling.search import search_applies, search_horizon
 from scheduling.sgs import makespan
 
-from .problems import brute_force_makespan, projects
+from .problems import brute_force_makespan, five_jobs, projects
 
 
 def _search(data: ProblemData, horizon: int, **kwargs):
@@ -45,20 +45,8 @@ def test_search_agrees_with_enumeration(data):
     assert makespan(core, at.starts) <= max(best, 1)
 
 
-def _five_jobs() -> ProblemData:
-    """Optimum 9 (the shaving test's instance): horizon 8 passes every single window rule."""
-    acts = [
-        Activity("a0", 2, {"r": 4}),
-        Activity("a1", 2, {"r": 1}),
-        Activity("a2", 3, {"r": 1}),
-        Activity("a3", 4, {"r": 1}),
-        Activity("a4", 4, {"r": 3}),
-    ]
-    return ProblemData(acts, [Resource("r", 4)], [])
-
-
 def test_search_refutes_what_propagation_accepts():
-    data = _five_jobs()
+    data = five_jobs()
     assert brute_force_makespan(data) == 9
     outcome = _search(data, 8)
     assert outcome is not None and outcome.verdict == "infeasible" and outcome.nodes > 1
@@ -67,7 +55,7 @@ def test_search_refutes_what_propagation_accepts():
 
 
 def test_search_stops_at_its_budget():
-    outcome = _search(_five_jobs(), 8, max_nodes=1)
+    outcome = _search(five_jobs(), 8, max_nodes=1)
     assert outcome.verdict == "unknown" and outcome.starts is None and outcome.nodes == 1
 
 
@@ -111,6 +99,6 @@ def test_solve_proves_by_search_when_shaving_has_no_time(monkeypatch):
         raise AssertionError("the MILP should not be needed")
 
     monkeypatch.setattr(engine, "run_milp", no_milp)
-    res = solve(_five_jobs(), time_limit=2, solver="highs")
+    res = solve(five_jobs(), time_limit=2, solver="highs")
     assert res.status is SolveStatus.OPTIMAL and res.makespan == 9 and res.lower_bound == 9
     assert res.stats["search_nodes"] > 1
