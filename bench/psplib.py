@@ -4,6 +4,7 @@ Examples:
     nice -n 10 .venv/bin/python bench/psplib.py j30 --time-limit 10
     nice -n 10 .venv/bin/python bench/psplib.py j30 --time-limit 1 --heuristic-only
     nice -n 10 .venv/bin/python bench/psplib.py j60 --time-limit 10 --limit 20
+    .venv/bin/python bench/psplib.py j30 --instances bench/j30-hard.txt --jobs 2
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-limit", type=float, default=10.0)
     p.add_argument("--limit", type=int, default=0, help="first N instances in (parameter, instance) order")
     p.add_argument("--every", type=int, default=1, help="take every k-th instance (a spread subset)")
+    p.add_argument("--instances", type=Path, help="file naming the instances to run, one a line (bench/j30-hard.txt)")
     p.add_argument("--heuristic-only", action="store_true")
     p.add_argument("--solver", default="auto")
     p.add_argument("--jobs", type=int, default=1)
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     args.set = args.set_option or args.set or "j30"
     solver = "heuristic" if args.heuristic_only else args.solver
     files = sorted((args.data / args.set).glob("*.sm"), key=lambda f: instance_id(f) or (0, 0))
+    if args.instances:
+        wanted = {line.strip() for line in args.instances.read_text().splitlines() if line.strip()}
+        files = [f for f in files if f.name in wanted or f.stem in wanted]
     files = files[:: args.every]
     if args.limit:
         files = files[: args.limit]
