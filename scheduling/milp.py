@@ -29,7 +29,7 @@ import pulp
 
 from .core import Core
 from .objectives import peak_lower_bounds, resource_peaks
-from .propagate import Propagated, incompatibility_cliques, incompatible_pairs
+from .propagate import MAX_CLIQUES, Propagated, incompatibility_cliques, incompatible_pairs
 
 
 @dataclass
@@ -54,7 +54,6 @@ def make_windows(core: Core, horizon: int, lower_bound: int, propagated: Propaga
 
 
 SINK = -1  # index of the virtual end activity
-MAX_CLIQUES = 60
 MODEL_OBJECTIVES = ("makespan", "weighted_tardiness", "cost")
 
 

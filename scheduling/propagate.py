@@ -18,6 +18,8 @@ import numpy as np
 
 from .core import Core
 
+MAX_CLIQUES = 60  # Bron-Kerbosch stops there: enough for the rules, bounded in time
+
 
 @dataclass
 class Propagated:
@@ -60,6 +62,20 @@ def incompatibility_cliques(core: Core, pairs: list[tuple[int, int]], limit: int
             cands = cands - {v}
             excluded = excluded | {v}
     return out
+
+
+def conflicts(core: Core) -> tuple[list[tuple[int, int]], Cliques]:
+    """The never-overlap pairs and their cliques, computed once per core.
+
+    The bound, shaving and the search of one solve all need them, each loop of the
+    exact stage again; they depend only on durations, demands and capacities.
+    """
+    cached = core.__dict__.get("_conflicts")
+    if cached is None:
+        pairs = incompatible_pairs(core)
+        cached = (pairs, Cliques(incompatibility_cliques(core, pairs, MAX_CLIQUES)))
+        core.__dict__["_conflicts"] = cached
+    return cached
 
 
 def propagate(
@@ -400,8 +416,7 @@ def destructive_bound(
     Returns the bound and the propagated windows at horizon ``upper - 1`` when
     that horizon was not refuted (None when the bound reached ``upper``).
     """
-    pairs = incompatible_pairs(core)
-    cliques = Cliques(incompatibility_cliques(core, pairs, 60))
+    pairs, cliques = conflicts(core)
     # binary search: refutation is monotone (a refuted horizon refutes every smaller one)
     lo, hi = lower, upper  # lo: not yet refuted candidate, hi: known feasible makespan
     while lo < hi:
@@ -528,8 +543,8 @@ class _Shaving:
 
 def shave_horizon(core: Core, horizon: int, base: Propagated, deadline: float | None = None) -> Propagated | None:
     """Shave the windows of ``base`` (propagated under ``horizon``); None proves no schedule finishes by it."""
-    pairs = incompatible_pairs(core)
-    return shave(core, horizon, base, pairs, Cliques(incompatibility_cliques(core, pairs, 60)), deadline=deadline)
+    pairs, cliques = conflicts(core)
+    return shave(core, horizon, base, pairs, cliques, deadline=deadline)
 
 
 def _merge_arcs(a: list[tuple[int, int, int]], b: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

@@ -19,18 +19,11 @@ import time
 from .bounds import makespan_lower_bound
 from .core import Core
 from .ga import GeneticSearch
-from .milp import MAX_CLIQUES, make_windows
+from .milp import make_windows
 from .model import ProblemData
 from .objective_solve import check_makespan_limit, solve_objective
 from .objectives import deadline_overrun
-from .propagate import (
-    Cliques,
-    destructive_bound,
-    incompatibility_cliques,
-    incompatible_pairs,
-    propagate,
-    shave_horizon,
-)
+from .propagate import conflicts, destructive_bound, propagate, shave_horizon
 from .result import SolveResult, SolveStatus
 from .search import search_applies, search_horizon
 from .sgs import fresh_availability, makespan
@@ -209,8 +202,7 @@ def _search_stage(data: ProblemData, run: _Run, horizon: int, windows, until: fl
     if not search_applies(core):
         return "unknown"
     t_search = time.perf_counter()
-    pairs = incompatible_pairs(core)
-    cliques = Cliques(incompatibility_cliques(core, pairs, MAX_CLIQUES))
+    pairs, cliques = conflicts(core)
     stop = min(until, t_search + SEARCH_SHARE * (until - t_search))
     verdict = "unknown"
     outcome = search_horizon(core, horizon, windows, pairs, cliques, deadline=(t_search + stop) / 2)
