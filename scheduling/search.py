@@ -71,14 +71,16 @@ def search_horizon(
     """Exhaustive search for a schedule finishing by ``horizon`` inside the windows of ``base``."""
     branchable = [i for i in range(core.n) if core.dur[i] and core.uses[i] and core.fixed[i] is None]
     nodes = 0
-    # a node: windows, extra arcs, postponed activities with the earliest start they had
-    stack: list[tuple[list[int], list[int], list[tuple[int, int, int]], dict[int, int], int]] = [
-        (list(base.es), list(base.ls), list(base.arcs), {}, 0)
-    ]
+    # the arcs shaving proved stay for every node; the arcs propagation derives from
+    # pairs are implied by each node's windows and derived again there, so they are
+    # not carried down (they would pile up, once per level)
+    arcs = list(base.arcs)
+    # a node: windows, postponed activities with the earliest start they had, depth
+    stack: list[tuple[list[int], list[int], dict[int, int], int]] = [(list(base.es), list(base.ls), {}, 0)]
     while stack:
         if (deadline is not None and time.perf_counter() > deadline) or (max_nodes is not None and nodes >= max_nodes):
             return SearchOutcome("unknown", None, nodes)
-        es, ls, arcs, postponed, depth = stack.pop()
+        es, ls, postponed, depth = stack.pop()
         nodes += 1
         state = propagate(
             core, horizon, pairs, cliques, windows=(es, ls), extra_arcs=arcs,
@@ -87,7 +89,6 @@ def search_horizon(
         if state is None:
             continue
         es, ls = state.es, state.ls
-        arcs = arcs + state.arcs
         # a postponed activity whose earliest start moved may be picked again
         postponed = {i: e for i, e in postponed.items() if es[i] == e and es[i] < ls[i]}
         open_ = [i for i in branchable if es[i] < ls[i]]
@@ -100,8 +101,8 @@ def search_horizon(
             continue  # nothing left to start now: the left branches covered these schedules
         pick = min(candidates, key=lambda i: (es[i], ls[i]))
         # pushed first, popped last: the right branch (postpone)
-        stack.append((es, ls, arcs, {**postponed, pick: es[pick]}, depth + 1))
+        stack.append((es, ls, {**postponed, pick: es[pick]}, depth + 1))
         left_ls = list(ls)
         left_ls[pick] = es[pick]
-        stack.append((es, left_ls, arcs, postponed, depth + 1))
+        stack.append((es, left_ls, postponed, depth + 1))
     return SearchOutcome("infeasible", None, nodes)
