@@ -44,7 +44,7 @@ from .objectives import (
 from .result import SolveResult, SolveStatus
 from .rules import rule_values, topo_positions
 from .sgs import fresh_availability, justify, makespan, order_by_start, serial_sgs
-from .solver_process import GRACE_SECONDS, highs_available, run_milp
+from .solver_process import GRACE_SECONDS, choose_backend, run_milp
 from .verify import verify_schedule
 
 WEIGHTED_TARDINESS = "weighted_tardiness"
@@ -308,19 +308,6 @@ def _tardiness_windows(core: Core, incumbent: list[int] | None, value: float) ->
 # -- resource availability cost -------------------------------------------------------
 
 
-def _capped(core: Core, levels: list[int]) -> list[list[int]]:
-    """Availability rows with every capacity cut to ``levels``, less the fixed activities' load."""
-    avail = [[min(c, levels[k]) for c in row] for k, row in enumerate(core.capacity)]
-    for i in range(core.n):
-        s = core.fixed[i]
-        if s is None:
-            continue
-        for k, r in core.uses[i]:
-            for t in range(s, s + core.dur[i]):
-                avail[k][t] -= r
-    return avail
-
-
 def _solve_cost(
     data: ProblemData,
     t0: float,
@@ -427,7 +414,7 @@ def _lower_levels(run: _Run, core: Core, lows: list[int], pos: list[int], seed: 
 
 def _fits(run: _Run, core: Core, levels: list[int], pos: list[int], seed: int, seconds: float) -> list[int] | None:
     """A schedule within the levels, the deadlines and the limit, if a short search finds one."""
-    avail = _capped(core, levels)
+    avail = fresh_availability(core, levels)
     # the best schedule's order first: it often still fits, shifted, under a slightly lower level
     start = justify(core, serial_sgs(core, order_by_start(core, run.best, pos), avail), pos, avail)
     if run.violation(start) == 0:
@@ -469,10 +456,8 @@ def _exact_stage(
     a schedule in hand means the solver is wrong: it is ignored, like an invalid answer.
     """
     core = run.core
-    backend = solver if solver != "auto" else ("highs" if highs_available() else "cbc")
-    if backend == "highs" and not highs_available():
-        backend = "cbc"
-        run.message = "highspy not installed; used CBC"
+    backend, note = choose_backend(solver)
+    run.message = note or run.message
     run.method = f"ga+{backend}"
     remaining = milp_until - time.perf_counter() - GRACE_SECONDS
     if remaining < MILP_MIN_SECONDS:
@@ -501,7 +486,7 @@ def _exact_stage(
         run.offer(milp.starts)
         # the MILP does not care about idle time: its schedule, left-justified, may end sooner
         pos = topo_positions(core)
-        cap = avail if avail is not None else _capped(core, resource_peaks(core, milp.starts))
+        cap = avail if avail is not None else fresh_availability(core, resource_peaks(core, milp.starts))
         run.offer(serial_sgs(core, order_by_start(core, milp.starts, pos), cap))
     if milp.status == "optimal" and run.feasible:
         return run.result(SolveStatus.OPTIMAL)

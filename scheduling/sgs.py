@@ -10,9 +10,16 @@ from __future__ import annotations
 from .core import Core
 
 
-def fresh_availability(core: Core) -> list[list[int]]:
-    """Capacity rows minus the load of fixed activities (they never move)."""
-    avail = [row[:] for row in core.capacity]
+def fresh_availability(core: Core, levels: list[int] | None = None) -> list[list[int]]:
+    """Capacity rows minus the load of fixed activities (they never move).
+
+    ``levels`` (one per resource) caps each capacity first: the "cost" objective's
+    search for the lowest availability a schedule still fits under.
+    """
+    if levels is None:
+        avail = [row[:] for row in core.capacity]
+    else:
+        avail = [[min(c, levels[k]) for c in row] for k, row in enumerate(core.capacity)]
     for i in range(core.n):
         s = core.fixed[i]
         if s is None:

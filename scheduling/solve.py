@@ -27,7 +27,7 @@ from .propagate import conflicts, destructive_bound, propagate, shave_horizon
 from .result import SolveResult, SolveStatus
 from .search import search_applies, search_horizon
 from .sgs import fresh_availability, makespan
-from .solver_process import GRACE_SECONDS, highs_available, run_milp
+from .solver_process import GRACE_SECONDS, choose_backend, run_milp
 from .verify import verify_schedule
 
 SOLVERS = ("auto", "heuristic", "cbc", "highs")
@@ -244,10 +244,8 @@ def _exact_stage(
 ) -> SolveResult | SolveStatus:
     """Prove or improve with the MILP; without a verdict, the status the result will carry."""
     core = data.core
-    backend = solver if solver != "auto" else ("highs" if highs_available() else "cbc")
-    if backend == "highs" and not highs_available():
-        backend = "cbc"
-        run.message = "highspy not installed; used CBC"
+    backend, note = choose_backend(solver)
+    run.message = note or run.message
     run.method = f"ga+{backend}"
     while True:
         horizon = run.best_ms - 1 if run.feasible else core.horizon

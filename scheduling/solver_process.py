@@ -43,6 +43,15 @@ def highs_available() -> bool:
     return True
 
 
+def choose_backend(solver: str) -> tuple[str, str]:
+    """The MILP backend for ``solver`` ("auto", "highs" or "cbc") and a note when it had to differ."""
+    if solver == "auto":
+        return ("highs" if highs_available() else "cbc"), ""
+    if solver == "highs" and not highs_available():
+        return "cbc", "highspy not installed; used CBC"
+    return solver, ""
+
+
 def run_milp(
     core: Core,
     windows: Windows,
