@@ -89,6 +89,30 @@ def _seconds(env: dict[str, str], name: str, default: str, *, allow_zero: bool) 
     return value
 
 
+def _visibility_and_stage_limits(env: dict[str, str], settings: PlanningSettings) -> tuple[int, dict]:
+    """The broker's visibility timeout and each stage's (soft, hard) time limit, from the registry.
+
+    A stage must be killed (hard limit) before its message may be handed to another
+    worker (visibility timeout), or a slow stage would run twice at once. The default
+    timeout is the longest hard limit plus 10 s, so a message held by a killed worker
+    comes back within a minute with the default limits.
+    """
+    from app.stages import REGISTRY, longest_hard_limit
+
+    limits = {stage.name: (stage.soft_limit(settings), stage.hard_limit(settings)) for stage in REGISTRY}
+    longest = longest_hard_limit(settings)
+    default = int(longest) + 10
+    try:
+        visibility_timeout = int(env.get("CELERY_VISIBILITY_TIMEOUT") or default)
+    except ValueError:
+        raise ConfigError("CELERY_VISIBILITY_TIMEOUT must be a whole number of seconds") from None
+    if visibility_timeout <= longest:
+        raise ConfigError(f"CELERY_VISIBILITY_TIMEOUT={visibility_timeout} must exceed the longest stage hard "
+                          f"time limit ({longest:g} s; the schedule stage's follows PLANNING_SCHEDULE_TIME_LIMIT), "
+                          "or a slow stage would be delivered to a second worker while it still runs")
+    return visibility_timeout, limits
+
+
 def normalize_database_url(url: str) -> str:
     """Plain postgres URLs use psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -123,17 +147,15 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         raise ConfigError(f"LAYER8_BASE_URL must be an http(s) URL, got {layer8!r}")
     layer8_cache_ttl = _seconds(env, "LAYER8_CACHE_TTL_SECONDS", "60", allow_zero=True)
     layer8_timeout = _seconds(env, "LAYER8_TIMEOUT_SECONDS", "2", allow_zero=False)
-    try:
-        visibility_timeout = int(env.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
-    except ValueError:
-        raise ConfigError("CELERY_VISIBILITY_TIMEOUT must be a whole number of seconds") from None
+    planning_settings = build_planning_settings(env)
+    visibility_timeout, stage_limits = _visibility_and_stage_limits(env, planning_settings)
 
     # A message held by a worker that died comes back after the visibility
     # timeout, but kombu only looks for such messages every interval x throttle
-    # seconds (100 s by default); look every quarter timeout (at most 60 s).
+    # seconds (100 s by default); look every ninth of the timeout (1 to 60 s).
     transport_options = {
         "visibility_timeout": visibility_timeout,
-        "unacked_restore_interval": max(1, min(60, visibility_timeout // 4)),
+        "unacked_restore_interval": max(1, min(60, visibility_timeout // 9)),
         "unacked_restore_throttle": 1,
     }
     if env.get("CELERY_KEY_PREFIX"):
@@ -147,9 +169,13 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         "LAYER8_BASE_URL": layer8,
         "LAYER8_CACHE_TTL_SECONDS": layer8_cache_ttl,
         "LAYER8_TIMEOUT_SECONDS": layer8_timeout,
-        "PLANNING": build_planning_settings(env),
+        "PLANNING": planning_settings,
+        "STAGE_TIME_LIMITS": stage_limits,
         "MAX_CONTENT_LENGTH": int(env.get("LAYER2_MAX_GOAL_BYTES", 1_000_000)),
-        "RESUME_STALLED_AFTER_SECONDS": int(env.get("LAYER2_RESUME_STALLED_AFTER", "900")),
+        # Unfinished and untouched for longer than a killed worker's message takes to come
+        # back: the message itself was lost (broker restart) or the stage hit its hard limit.
+        "RESUME_STALLED_AFTER_SECONDS": int(_seconds(env, "LAYER2_RESUME_STALLED_AFTER",
+                                                     str(visibility_timeout + 30), allow_zero=True)),
         # Test-only fault injection: "stage=seconds" sleeps inside that stage
         # before it saves, so a test can kill a worker mid-stage. Never set in production.
         "TESTONLY_STAGE_DELAY": env.get("LAYER2_TESTONLY_STAGE_DELAY", ""),
@@ -173,7 +199,7 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
 def _check_domain_library(settings) -> None:
     """Load the domain files at start-up so a broken user file stops the service, named."""
     from planning.errors import PlanningError
-    from planning.stages import domain_library
+    from planning.stages.input import domain_library
 
     try:
         domain_library(settings.domains_dir)

@@ -20,7 +20,6 @@ JSONDocument = sa.JSON().with_variant(JSONB(), "postgresql")
 
 PLAN_STATES = ("queued", "running", "completed", "failed", "cancelled")
 TERMINAL_STATES = ("completed", "failed", "cancelled")
-STAGES = ("risk", "decompose", "allocate", "schedule", "finalize")
 STAGE_RUN_STATES = ("running", "succeeded", "failed", "retrying", "abandoned", "duplicate")
 
 

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from planning.goal import Goal
-from planning.network import TaskNetwork
-from planning.settings import PlanningSettings
-from planning.work_calendar import calendar_for, project_start
+from planning.stages.input import StageInput
+from planning.work_calendar import calendar_for
 
 
-def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings, assessment: dict) -> dict:
-    network = TaskNetwork.from_dict(outputs["decompose"])
-    allocation = outputs["allocate"]
-    schedule = outputs["schedule"]
+def build_plan_document(data: StageInput, assessment: dict) -> dict:
+    goal, settings, network, start = data.goal, data.settings, data.network, data.start
+    allocation, schedule = data.result("allocate"), data.result("schedule")
     calendar = calendar_for(settings)
-    start = project_start(goal, outputs.get("_meta", {}))
 
     def at(hours: int) -> str:
         return calendar.to_datetime(start, hours).isoformat()
@@ -100,7 +96,7 @@ def build_plan_document(goal: Goal, outputs: dict, settings: PlanningSettings, a
         "risks": assessment["risks"],
         "schedule_risk": assessment["schedule_risk"],
         "risk_alerts": assessment["alerts"],
-        "pre_assessment_risks": [risk["id"] for risk in outputs.get("risk", {}).get("risks", [])],
+        "pre_assessment_risks": [risk["id"] for risk in data.results.get("risk", {}).get("risks", [])],
         "approval": {"auto_approvable": settings.auto_approve_low_risk_plans and not assessment["blocks_auto_approval"],
                      "blocked_by": assessment["alerts"]},
         "allocations": allocations,

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import math
 
-from planning.goal import Goal
-from planning.network import TaskNetwork
-from planning.risk import AllocationSummary, ScheduleSnapshot, assess_goal, assess_plan
-from planning.settings import PlanningSettings
-from planning.work_calendar import calendar_for, deadline_hours, planned_at, project_start
+from planning.risk import AllocationSummary, ScheduleSnapshot, assess_plan
+from planning.stages.input import StageInput
+from planning.work_calendar import calendar_for, deadline_hours
 
 
-def pre_assess_goal(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
-    meta = outputs.get("_meta", {})
-    risks = assess_goal(goal, settings, start=project_start(goal, meta), at=planned_at(meta))
-    return {"risks": [risk.to_dict() for risk in risks], "assessed": True}
-
-
-def assess_scheduled_plan(goal: Goal, outputs: dict, settings: PlanningSettings) -> dict:
+def assess_scheduled_plan(data: StageInput) -> dict:
     """Rules over the whole plan plus Monte Carlo on the schedule; P-values also as dates."""
-    meta = outputs.get("_meta", {})
-    network = TaskNetwork.from_dict(outputs["decompose"])
-    schedule, allocation = outputs["schedule"], outputs["allocate"]
+    goal, settings, start = data.goal, data.settings, data.start
+    schedule, allocation = data.result("schedule"), data.result("allocate")
     calendar = calendar_for(settings)
-    start = project_start(goal, meta)
     timing = schedule["tasks"]
     snapshot = ScheduleSnapshot(
         starts={key: slot["start"] for key, slot in timing.items()},
@@ -40,7 +30,7 @@ def assess_scheduled_plan(goal: Goal, outputs: dict, settings: PlanningSettings)
         budget=allocation["cost"]["budget"],
         currency=allocation["cost"]["currency"],
     )
-    assessment = assess_plan(goal, network, snapshot, summary, settings, at=planned_at(meta)).to_dict()
+    assessment = assess_plan(goal, data.network, snapshot, summary, settings, at=data.created_at).to_dict()
     schedule_risk = assessment["schedule_risk"]
     if schedule_risk:
         for level in ("p50", "p80", "p95"):

@@ -3,7 +3,9 @@
 BEAT_SCHEDULE = {
     "resume-stalled-plans": {
         "task": "layer2.resume_stalled_plans",
-        "schedule": 60.0,
-        "options": {"queue": "replan", "expires": 55},
+        # Every 30 s: a plan whose message was lost waits at most this much past
+        # RESUME_STALLED_AFTER_SECONDS (the visibility timeout + 30 s).
+        "schedule": 30.0,
+        "options": {"queue": "replan", "expires": 25},
     },
 }

@@ -20,6 +20,12 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.conf.task_queues = TASK_QUEUES
     celery_app.conf.task_default_queue = "finalize"
     celery_app.conf.beat_schedule = BEAT_SCHEDULE
+    # Each stage's time limits, from the registry and this app's settings (config.py checks
+    # that the hard limits stay under the visibility timeout).
+    celery_app.conf.task_annotations = {
+        f"layer2.{name}": {"soft_time_limit": soft, "time_limit": hard}
+        for name, (soft, hard) in app.config["STAGE_TIME_LIMITS"].items()
+    }
     celery_app.set_default()
     # Importing registers the @shared_task functions with this app.
     import tasks.maintenance  # noqa: F401

@@ -1,4 +1,4 @@
-"""Builds and sends the stage chain for a plan version."""
+"""Builds and sends the stage chain for a plan version, from any stage of the registry."""
 
 from __future__ import annotations
 
@@ -6,20 +6,24 @@ import uuid
 
 from celery import chain, current_app
 
-from app.models import STAGES
+from app.stages import STAGE_NAMES, stages_from
 
 
-def enqueue_plan_version(version_id: int, *, from_stage: str = STAGES[0]) -> list[str]:
+def chain_task_ids(from_stage: str = STAGE_NAMES[0]) -> list[str]:
+    """Fresh task ids for the chain from `from_stage`: stored with the version before it is sent."""
+    return [str(uuid.uuid4()) for _ in stages_from(from_stage)]
+
+
+def enqueue_plan_version(version_id: int, *, from_stage: str = STAGE_NAMES[0],
+                         task_ids: list[str] | None = None) -> list[str]:
     """Send the chain from `from_stage` on; returns the task ids (for revoking).
 
     In embedded mode (eager) this runs the whole pipeline before returning.
     """
-    stages = STAGES[STAGES.index(from_stage):]
-    task_ids = [str(uuid.uuid4()) for _ in stages]
-    signatures = [
-        current_app.signature(f"layer2.{stage}", queue=stage, task_id=task_id)
-        for stage, task_id in zip(stages, task_ids, strict=True)
-    ]
+    stages = stages_from(from_stage)
+    task_ids = task_ids or chain_task_ids(from_stage)
+    signatures = [current_app.signature(stage.task_name, queue=stage.name, task_id=task_id)
+                  for stage, task_id in zip(stages, task_ids, strict=True)]
     signatures[0].args = (version_id,)
     chain(*signatures).apply_async()
     return task_ids

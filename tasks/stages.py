@@ -1,22 +1,29 @@
-"""The five stage tasks: ids in; run the stage; id out. All alike, all thin."""
+"""One Celery task per registry stage, all alike: id in; run the stage; id out."""
 
 from __future__ import annotations
+
+import random
 
 from celery import shared_task
 from celery.exceptions import Ignore
 from flask import current_app
 
 from app.services.pipeline import TRANSIENT_ERRORS, StageOutcome, run_stage
+from app.stages import REGISTRY, Stage
+from tasks.queues import DEAD_LETTER_QUEUE
+
+# Transient errors (database or broker away) are retried with capped exponential
+# backoff and jitter: 2, 4, 8, 16, 20, 20... s, about two minutes in all. The cap
+# stays well under the visibility timeout, so a retry held with its countdown is
+# never redelivered to a second worker meanwhile.
+MAX_RETRIES = 8
+RETRY_BACKOFF_CAP_SECONDS = 20
 
 STAGE_TASK_OPTIONS = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
-    "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": 2,
-    "retry_backoff_max": 120,
-    "retry_jitter": True,
-    "max_retries": 8,
+    "max_retries": MAX_RETRIES,
 }
 
 
@@ -27,40 +34,38 @@ def _testonly_delay(stage: str) -> float:
     return float(seconds) if name == stage and seconds else 0.0
 
 
-def _run(task, stage: str, version_id: int) -> int:
-    outcome = run_stage(
-        stage,
-        version_id,
-        settings=current_app.config["PLANNING"],
-        worker=task.request.hostname,
-        attempt=task.request.retries + 1,
-        testonly_delay=_testonly_delay(stage),
-    )
-    if outcome is StageOutcome.STOP:
+def _run(task, stage: Stage, version_id: int) -> int:
+    try:
+        outcome = run_stage(stage.name, version_id, settings=current_app.config["PLANNING"],
+                            worker=task.request.hostname, attempt=task.request.retries + 1,
+                            testonly_delay=_testonly_delay(stage.name))
+    except TRANSIENT_ERRORS as error:
+        if task.request.retries >= MAX_RETRIES:
+            # Still down after two minutes: the plan stays unfinished and the stalled-plan
+            # sweep resends it once the dependency is back; fail only if even that is impossible.
+            raise
+        countdown = min(RETRY_BACKOFF_CAP_SECONDS, 2 ** (task.request.retries + 1)) * random.uniform(0.5, 1.0)
+        raise task.retry(exc=error, countdown=countdown) from error
+    if outcome is StageOutcome.POISON:
+        _dead_letter(task, stage, version_id)
+    if outcome is not StageOutcome.CONTINUE:
         raise Ignore()  # ends the chain without retrying: the plan row says why
     return version_id
 
 
-@shared_task(name="layer2.risk", queue="risk", **STAGE_TASK_OPTIONS)
-def risk(self, version_id: int) -> int:
-    return _run(self, "risk", version_id)
+def _dead_letter(task, stage: Stage, version_id: int) -> None:
+    """Park the poison message on the dead-letter queue (no worker consumes it) for an operator."""
+    task.app.send_task("layer2.dead_letter", args=(stage.name, version_id), queue=DEAD_LETTER_QUEUE,
+                       headers={"original_task_id": task.request.id})
 
 
-@shared_task(name="layer2.decompose", queue="decompose", **STAGE_TASK_OPTIONS)
-def decompose(self, version_id: int) -> int:
-    return _run(self, "decompose", version_id)
+def _stage_task(stage: Stage):
+    def run(self, version_id: int) -> int:
+        return _run(self, stage, version_id)
+
+    run.__name__ = run.__qualname__ = stage.name
+    run.__doc__ = f"Run the {stage.name} stage of a plan version."
+    return shared_task(name=stage.task_name, queue=stage.name, **STAGE_TASK_OPTIONS)(run)
 
 
-@shared_task(name="layer2.allocate", queue="allocate", **STAGE_TASK_OPTIONS)
-def allocate(self, version_id: int) -> int:
-    return _run(self, "allocate", version_id)
-
-
-@shared_task(name="layer2.schedule", queue="schedule", **STAGE_TASK_OPTIONS)
-def schedule(self, version_id: int) -> int:
-    return _run(self, "schedule", version_id)
-
-
-@shared_task(name="layer2.finalize", queue="finalize", **STAGE_TASK_OPTIONS)
-def finalize(self, version_id: int) -> int:
-    return _run(self, "finalize", version_id)
+STAGE_TASKS = {stage.name: _stage_task(stage) for stage in REGISTRY}

@@ -70,8 +70,6 @@ def farm_env(pg_url) -> dict[str, str]:
         "DATABASE_URL": pg_url,
         "CELERY_BROKER_URL": farm.REDIS_URL,
         "CELERY_KEY_PREFIX": f"layer2test-{uuid.uuid4().hex[:8]}:",
-        # Short, so a message held by a killed worker comes back quickly in the fault test.
-        "CELERY_VISIBILITY_TIMEOUT": "8",
         "PLANNING_SCHEDULE_TIME_LIMIT": "3",
     }
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from app.models import STAGES
+from app.stages import STAGE_NAMES as STAGES
 from tasks.queues import QUEUE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent

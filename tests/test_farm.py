@@ -8,7 +8,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from app.models import STAGES, PlanTask, PlanVersion, StageResult, StageRun
+from app.models import PlanTask, PlanVersion, StageResult, StageRun
+from app.stages import STAGE_NAMES as STAGES
 from tests.conftest import load_example
 from tests.farm import wait_for_plan
 

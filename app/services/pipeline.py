@@ -1,9 +1,11 @@
-"""Runs one stage for one plan version: load rows, call the pure function, save rows.
+"""Runs one stage for one plan version: load once, call the pure function, save once.
 
-Idempotent by the unique (plan version, stage) key of `stage_results`: a
-redelivered message finds the result saved and moves on, and two deliveries
-racing to save cannot both win. Domain errors fail the plan and are not
-retried; transient errors (database, broker) propagate so Celery retries them.
+Generic over the registry (`app/stages.py`): it knows no stage by name. Idempotent
+by the unique (plan version, stage) key of `stage_results`: a redelivered message
+finds the result saved and moves on, and two deliveries racing to save cannot both
+win. Domain errors fail the plan and are not retried; transient errors (database,
+broker) propagate so the task retries them; a stage that keeps killing its worker
+is given up after MAX_CRASHED_ATTEMPTS.
 """
 
 from __future__ import annotations
@@ -11,18 +13,20 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from dataclasses import replace
 
 import sqlalchemy as sa
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import exc as sa_exc
 
 from app.extensions import db
 from app.metrics import PLANNING_ERRORS, PLANS_CREATED, STAGE_DURATION
-from app.models import TERMINAL_STATES, PlanRisk, PlanTask, PlanVersion, StageResult, StageRun, utcnow
-from app.services.stage_io import apply_effects, gather_inputs
+from app.models import TERMINAL_STATES, Goal, Plan, PlanVersion, StageResult, StageRun, utcnow
+from app.stages import Stage, get_stage
 from planning.errors import PlanningError
-from planning.goal import Goal
+from planning.goal import Goal as PlanningGoal
 from planning.settings import PlanningSettings
-from planning.stages import STAGE_FUNCTIONS
+from planning.stages.input import StageInput
 
 log = logging.getLogger(__name__)
 
@@ -35,94 +39,113 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
+# Attempts whose worker died (or was killed at the hard time limit) before they
+# finished: after this many the message is poison, and the plan fails instead
+# of killing workers forever.
+MAX_CRASHED_ATTEMPTS = 3
+
 
 class StageOutcome(enum.Enum):
     CONTINUE = "continue"  # result saved (now or earlier): hand the id on
     STOP = "stop"  # plan failed, cancelled or gone: end the chain here
+    POISON = "poison"  # the stage crashed its worker too often: plan failed, message to dead-letter
 
 
-def run_stage(
-    stage: str,
-    version_id: int,
-    *,
-    settings: PlanningSettings,
-    worker: str | None = None,
-    attempt: int = 1,
-    testonly_delay: float = 0.0,
-) -> StageOutcome:
-    session = db.session
-    version = session.get(PlanVersion, version_id)
-    if version is None:
-        log.warning("stage %s: plan version %s does not exist; dropping the message", stage, version_id)
-        return StageOutcome.STOP
-    if version.status in ("failed", "cancelled"):
-        return StageOutcome.STOP
-    if _has_result(version_id, stage):
-        log.info("stage %s of version %s already done; moving on", stage, version_id)
-        return StageOutcome.CONTINUE
-
-    run = _start_run(version, stage, worker, attempt)
+def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker: str | None = None,
+              attempt: int = 1, testonly_delay: float = 0.0) -> StageOutcome:
+    stage = get_stage(name)
+    begun = _begin(stage, version_id, settings=settings, worker=worker, attempt=attempt)
+    if isinstance(begun, StageOutcome):
+        return begun
+    run_id, goal_document, facts = begun
     started = time.monotonic()
     try:
-        goal = Goal.from_dict(version.plan.goal.document)
-        outputs = _load_outputs(version) | gather_inputs(stage, goal=goal, settings=settings)
-        output = apply_effects(stage, STAGE_FUNCTIONS[stage](goal, outputs, settings), version=version)
+        data = StageInput(goal=PlanningGoal.from_dict(goal_document), settings=settings, **facts)
+        if stage.gather is not None:
+            data = replace(data, sources=stage.gather(data))
+        output = stage.pure_function(data)
+        if stage.effect is not None:
+            output = stage.effect(output, data)
         if testonly_delay:
             time.sleep(testonly_delay)
     except PlanningError as error:
-        session.rollback()
-        _fail(version_id, run.id, f"{stage}: {error.message}", started)
+        db.session.rollback()
+        _fail(version_id, run_id, f"{name}: {error.message}", started)
+        return StageOutcome.STOP
+    except SoftTimeLimitExceeded:
+        db.session.rollback()
+        _fail(version_id, run_id, f"{name}: did not finish within its time limit of "
+                                  f"{stage.soft_limit(settings):g} s", started)
         return StageOutcome.STOP
     except TRANSIENT_ERRORS as error:
-        session.rollback()
-        _mark_run(run.id, "retrying", str(error), started)
+        db.session.rollback()
+        _mark_run(run_id, "retrying", str(error), started)
         raise
     except Exception as error:  # a bug: fail the plan readably rather than retry forever
-        log.exception("stage %s of version %s crashed", stage, version_id)
-        session.rollback()
-        _fail(version_id, run.id, f"{stage}: internal error ({type(error).__name__})", started)
+        log.exception("stage %s of version %s crashed", name, version_id)
+        db.session.rollback()
+        _fail(version_id, run_id, f"{name}: internal error ({type(error).__name__})", started)
         return StageOutcome.STOP
-    return _save(version_id, run.id, stage, output, started)
+    return _save(stage, version_id, run_id, output, started)
 
 
-def _has_result(version_id: int, stage: str) -> bool:
-    query = sa.select(StageResult.id).where(StageResult.plan_version_id == version_id, StageResult.stage == stage)
-    return db.session.execute(query).first() is not None
+def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker: str | None,
+           attempt: int) -> StageOutcome | tuple[int, dict, dict]:
+    """One transaction: check the version, record the run, read the stage's inputs.
 
-
-def _start_run(version: PlanVersion, stage: str, worker: str | None, attempt: int) -> StageRun:
+    Returns the run id, the goal document and the version's facts for the StageInput.
+    """
     session = db.session
-    # A run still marked running belongs to a worker that died: say so.
-    session.execute(
-        sa.update(StageRun)
-        .where(StageRun.plan_version_id == version.id, StageRun.stage == stage,
-               StageRun.state.in_(("running", "retrying")))
-        .values(state="abandoned", finished_at=utcnow())
-    )
-    previous = session.execute(
-        sa.select(sa.func.count()).where(StageRun.plan_version_id == version.id, StageRun.stage == stage)
-    ).scalar_one()
-    run = StageRun(plan_version_id=version.id, stage=stage, state="running",
-                   attempt=max(attempt, previous + 1), worker=worker)
+    row = session.execute(
+        sa.select(PlanVersion, Goal.document).join(Plan, Plan.id == PlanVersion.plan_id)
+        .join(Goal, Goal.id == Plan.goal_id).where(PlanVersion.id == version_id)
+    ).first()
+    if row is None:
+        session.rollback()
+        log.warning("stage %s: plan version %s does not exist; dropping the message", stage.name, version_id)
+        return StageOutcome.STOP
+    version, goal_document = row
+    if version.status in TERMINAL_STATES:
+        session.rollback()
+        return StageOutcome.STOP
+    results = dict(session.execute(
+        sa.select(StageResult.stage, StageResult.output)
+        .where(StageResult.plan_version_id == version_id, StageResult.stage.in_((*stage.reads, stage.name)))
+    ).all())
+    if stage.name in results:
+        session.rollback()
+        log.info("stage %s of version %s already done; moving on", stage.name, version_id)
+        return StageOutcome.CONTINUE
+    runs = session.execute(
+        sa.select(StageRun.id, StageRun.state).where(StageRun.plan_version_id == version_id,
+                                                      StageRun.stage == stage.name)
+    ).all()
+    # A run still marked running belongs to a worker that died (or was killed at the hard limit).
+    crashed = [run_id for run_id, state in runs if state == "running"]
+    if crashed:
+        session.execute(sa.update(StageRun).where(StageRun.id.in_(crashed))
+                        .values(state="abandoned", finished_at=utcnow(), error="its worker died"))
+    if sum(state in ("running", "abandoned") for _, state in runs) >= MAX_CRASHED_ATTEMPTS:
+        session.commit()
+        reason = (f"{stage.name}: gave up after {MAX_CRASHED_ATTEMPTS} attempts that never finished (the worker "
+                  f"died or the stage passed its hard time limit of {stage.hard_limit(settings):g} s)")
+        _set_failed(version_id, reason)
+        return StageOutcome.POISON
+    run = StageRun(plan_version_id=version_id, stage=stage.name, state="running",
+                   attempt=max(attempt, len(runs) + 1), worker=worker)
     session.add(run)
     if version.status == "queued":
         version.status = "running"
-        version.plan.status = "running"
+        session.execute(sa.update(Plan).where(Plan.id == version.plan_id).values(status="running"))
     version.updated_at = utcnow()
     session.commit()
-    return run
+    facts = {"created_at": version.created_at, "results": results, "plan_id": version.plan_id,
+             "version": version.version}
+    return run.id, goal_document, facts
 
 
-def _load_outputs(version: PlanVersion) -> dict:
-    rows = db.session.execute(sa.select(StageResult).where(StageResult.plan_version_id == version.id)).scalars()
-    outputs = {row.stage: row.output for row in rows}
-    outputs["_meta"] = {"planned_on": version.created_at.date().isoformat(),
-                        "created_at": version.created_at.isoformat(), "plan_id": version.plan_id,
-                        "version": version.version}
-    return outputs
-
-
-def _save(version_id: int, run_id: int, stage: str, output: dict, started: float) -> StageOutcome:
+def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: float) -> StageOutcome:
+    """One transaction: the result, its rows, the run's success (and the document, for the last stage)."""
     session = db.session
     version = session.get(PlanVersion, version_id, with_for_update=True, populate_existing=True)
     if version.status in TERMINAL_STATES:
@@ -130,55 +153,66 @@ def _save(version_id: int, run_id: int, stage: str, output: dict, started: float
         session.rollback()
         _mark_run(run_id, "abandoned", f"plan became {version.status} while the stage ran", started)
         return StageOutcome.STOP
+    duration = round(time.monotonic() - started, 4)
     try:
-        session.add(StageResult(plan_version_id=version_id, stage=stage, output=output))
-        if stage == "decompose":
-            for task in output["tasks"]:
-                session.add(PlanTask(plan_version_id=version_id, task_key=task["id"], name=task["name"],
-                                     phase=task.get("phase", ""), data=task))
-        if stage == "finalize":
-            for risk in output["risks"]:
-                session.add(PlanRisk(plan_version_id=version_id, risk_key=risk["id"], category=risk["category"],
-                                     status=risk["status"], score=risk["score"], rank=risk["rank"], data=risk))
-            version.document = output
-            version.status = "completed"
-            version.completed_at = utcnow()
-            version.plan.status = "completed"
-        version.updated_at = utcnow()
-        run = session.get(StageRun, run_id)
-        run.state, run.finished_at = "succeeded", utcnow()
-        run.duration_seconds = round(time.monotonic() - started, 4)
+        session.add(StageResult(plan_version_id=version_id, stage=stage.name, output=output))
+        if stage.save_rows is not None:
+            stage.save_rows(session, version_id, output)
+        now = utcnow()
+        if stage.writes_document:
+            version.document, version.status, version.completed_at = output, "completed", now
+            session.execute(sa.update(Plan).where(Plan.id == version.plan_id).values(status="completed"))
+        version.updated_at = now
+        session.execute(sa.update(StageRun).where(StageRun.id == run_id)
+                        .values(state="succeeded", finished_at=now, duration_seconds=duration))
         session.commit()
-        STAGE_DURATION.labels(stage).observe(run.duration_seconds)
-        if stage == "finalize":
-            PLANS_CREATED.inc()
     except sa_exc.IntegrityError:
         # Another delivery of this message saved the stage first; theirs stands.
         session.rollback()
         _mark_run(run_id, "duplicate", "another delivery saved this stage first", started)
+        return StageOutcome.CONTINUE
+    STAGE_DURATION.labels(stage.name).observe(duration)
+    if stage.writes_document:
+        PLANS_CREATED.inc()
     return StageOutcome.CONTINUE
 
 
 def _mark_run(run_id: int, state: str, error: str | None, started: float) -> None:
     session = db.session
     try:
-        run = session.get(StageRun, run_id)
-        if run is not None:
-            run.state, run.error, run.finished_at = state, error, utcnow()
-            run.duration_seconds = round(time.monotonic() - started, 4)
-            session.commit()
+        session.execute(sa.update(StageRun).where(StageRun.id == run_id).values(
+            state=state, error=error, finished_at=utcnow(), duration_seconds=round(time.monotonic() - started, 4)))
+        session.commit()
     except sa_exc.SQLAlchemyError:
         session.rollback()
         log.warning("could not record stage run %s as %s", run_id, state)
 
 
-def _fail(version_id: int, run_id: int, reason: str, started: float) -> None:
+def _set_failed(version_id: int, reason: str) -> None:
     session = db.session
-    version = session.get(PlanVersion, version_id)
-    version.status = "failed"
-    version.error = reason
-    version.plan.status = "failed"
+    version = session.get(PlanVersion, version_id, with_for_update=True, populate_existing=True)
+    if version is not None and version.status not in TERMINAL_STATES:
+        version.status, version.error, version.updated_at = "failed", reason, utcnow()
+        session.execute(sa.update(Plan).where(Plan.id == version.plan_id).values(status="failed"))
+        PLANNING_ERRORS.inc()
+        log.warning("plan version %s failed: %s", version_id, reason)
     session.commit()
-    PLANNING_ERRORS.inc()
+
+
+def _fail(version_id: int, run_id: int, reason: str, started: float) -> None:
+    _set_failed(version_id, reason)
     _mark_run(run_id, "failed", reason, started)
-    log.warning("plan version %s failed: %s", version_id, reason)
+
+
+def fail_version(version_id: int, reason: str) -> None:
+    """Fail a version from outside a stage run (retries exhausted, a poison message)."""
+    _set_failed(version_id, reason)
+
+
+def first_unfinished_stage(version_id: int) -> str | None:
+    """The first registry stage of this version without a saved result, or None when all are done."""
+    from app.stages import STAGE_NAMES
+
+    done = set(db.session.execute(
+        sa.select(StageResult.stage).where(StageResult.plan_version_id == version_id)).scalars())
+    return next((name for name in STAGE_NAMES if name not in done), None)

@@ -8,16 +8,19 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.models import STAGES, TERMINAL_STATES, Goal, Plan, PlanVersion, StageRun, utcnow
+from app.models import TERMINAL_STATES, Goal, Plan, PlanVersion, StageRun, utcnow
 from app.services import audit
+from app.stages import STAGE_NAMES
 from planning.errors import PlanningError
 from planning.goal import Goal as PlanningGoal
 from planning.settings import PlanningSettings
-from planning.stages import domain_library
+from planning.stages.input import domain_library
 
 
-def create_plan(*, session: Session, goal_data: dict, actor: str, settings: PlanningSettings) -> PlanVersion:
-    """Store the goal and version 1 (queued) in one transaction; the caller enqueues."""
+def create_plan(*, session: Session, goal_data: dict, actor: str, settings: PlanningSettings,
+                task_ids: list[str] | None = None) -> PlanVersion:
+    """Store the goal, the plan, version 1 (queued, with its chain's task ids) and the audit row
+    in one transaction; the caller enqueues after the commit."""
     document = json.loads(json.dumps(goal_data, default=str))  # dates -> ISO strings
     goal = PlanningGoal.from_dict(document)  # meaning-level validation before any row is written
     library = domain_library(settings.domains_dir)
@@ -25,7 +28,7 @@ def create_plan(*, session: Session, goal_data: dict, actor: str, settings: Plan
         raise PlanningError(f"unknown domain {goal.domain!r}; known domains: {', '.join(library.ids)}", "domain")
     goal_row = Goal(title=document["title"], document=document)
     plan = Plan(goal=goal_row, status="queued", current_version=1)
-    version = PlanVersion(plan=plan, version=1, status="queued", reason="initial plan")
+    version = PlanVersion(plan=plan, version=1, status="queued", reason="initial plan", task_ids=task_ids)
     session.add_all([goal_row, plan, version])
     session.flush()
     audit.record(actor=actor, action="plan.create", entity="plan", entity_id=plan.id, after=document)
@@ -47,7 +50,7 @@ def stage_states(*, session: Session, version: PlanVersion) -> dict:
         sa.select(StageRun).where(StageRun.plan_version_id == version.id).order_by(StageRun.id)
     ).scalars()
     states = {stage: {"state": "pending", "started_at": None, "finished_at": None, "attempts": 0}
-              for stage in STAGES}
+              for stage in STAGE_NAMES}
     for run in runs:
         entry = states[run.stage]
         entry["attempts"] += 1

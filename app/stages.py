@@ -1,0 +1,90 @@
+"""The stage registry: every pipeline stage declared once, in order.
+
+A stage's name is its queue and its Celery task (`layer2.<name>`). The entry
+says which pure function runs it (imported on first use, so a worker pays only
+for the stages its queues carry), which earlier results it reads, the I/O around
+it (gather before, effect after: Layer 8), the rows it writes beside its result,
+and its time limit. The chain, the queues, the Celery tasks, the runner, the
+stalled-plan sweep and the docs all read this tuple; adding a stage is one entry
+here plus its pure function in `planning/stages/`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.services import stage_io
+from planning.settings import PlanningSettings
+
+# Seconds between a stage's soft limit (the stage fails the plan, readably) and its
+# hard limit (the pool child is killed): room to record the failure.
+HARD_LIMIT_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    function: str  # "module:function" of the pure `(StageInput) -> dict`
+    reads: tuple[str, ...]  # earlier stages whose results it needs
+    time_limit: Callable[[PlanningSettings], float]  # soft limit, seconds
+    gather: Callable | None = None  # (StageInput) -> sources: I/O before the pure function
+    effect: Callable | None = None  # (output, StageInput) -> output: I/O after, before the save
+    save_rows: Callable | None = None  # (session, version_id, output): rows beside the result
+    writes_document: bool = False  # its output is the plan document; saving it completes the version
+
+    @property
+    def task_name(self) -> str:
+        return f"layer2.{self.name}"
+
+    def soft_limit(self, settings: PlanningSettings) -> float:
+        return float(self.time_limit(settings))
+
+    def hard_limit(self, settings: PlanningSettings) -> float:
+        return self.soft_limit(settings) + HARD_LIMIT_GRACE_SECONDS
+
+    @functools.cached_property
+    def pure_function(self) -> Callable:
+        module, _, attribute = self.function.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+def _fixed(seconds: float) -> Callable[[PlanningSettings], float]:
+    return lambda settings: seconds
+
+
+def _schedule_limit(settings: PlanningSettings) -> float:
+    # The solver stops itself at its time limit; twice that plus 10 s covers the
+    # heuristics before it, the MILP child's start-up and the CPM afterwards.
+    return 2 * settings.schedule_time_limit_seconds + 10
+
+
+REGISTRY: tuple[Stage, ...] = (
+    Stage("risk", "planning.stages.risk:assess_goal_risks", reads=(), time_limit=_fixed(10)),
+    Stage("decompose", "planning.stages.decompose:decompose_goal", reads=(), time_limit=_fixed(20),
+          save_rows=stage_io.save_task_rows),
+    Stage("allocate", "planning.stages.allocate:allocate_resources", reads=("decompose",), time_limit=_fixed(20),
+          gather=stage_io.gather_allocation_sources, effect=stage_io.confirm_layer8_holds),
+    Stage("schedule", "planning.stages.schedule:schedule_tasks", reads=("decompose", "allocate"),
+          time_limit=_schedule_limit),
+    Stage("finalize", "planning.stages.finalize:finalize_plan", reads=("risk", "decompose", "allocate", "schedule"),
+          time_limit=_fixed(20), save_rows=stage_io.save_risk_rows, writes_document=True),
+)
+
+STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in REGISTRY)
+_BY_NAME = {stage.name: stage for stage in REGISTRY}
+
+
+def get_stage(name: str) -> Stage:
+    return _BY_NAME[name]
+
+
+def stages_from(name: str) -> tuple[Stage, ...]:
+    """The chain from `name` to the end (a replan starts at `allocate`)."""
+    return REGISTRY[STAGE_NAMES.index(name):]
+
+
+def longest_hard_limit(settings: PlanningSettings) -> float:
+    return max(stage.hard_limit(settings) for stage in REGISTRY)
