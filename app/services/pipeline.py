@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import time
 from dataclasses import replace
 
@@ -52,7 +53,7 @@ class StageOutcome(enum.Enum):
 
 
 def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker: str | None = None,
-              attempt: int = 1, testonly_delay: float = 0.0) -> StageOutcome:
+              attempt: int = 1, testonly_delay: float = 0.0, testonly_crash: bool = False) -> StageOutcome:
     stage = get_stage(name)
     begun = _begin(stage, version_id, settings=settings, worker=worker, attempt=attempt)
     if isinstance(begun, StageOutcome):
@@ -68,6 +69,8 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
             output = stage.effect(output, data)
         if testonly_delay:
             time.sleep(testonly_delay)
+        if testonly_crash:  # fault tests only: the worker process dies mid-stage, every time
+            os._exit(1)
     except PlanningError as error:
         db.session.rollback()
         _fail(version_id, run_id, f"{name}: {error.message}", started)
@@ -96,15 +99,17 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
     Returns the run id, the goal document and the version's facts for the StageInput.
     """
     session = db.session
-    row = session.execute(
-        sa.select(PlanVersion, Goal.document).join(Plan, Plan.id == PlanVersion.plan_id)
-        .join(Goal, Goal.id == Plan.goal_id).where(PlanVersion.id == version_id)
+    # Core statements, not the ORM's unit of work: this runs five times per plan.
+    version = session.execute(
+        sa.select(PlanVersion.status, PlanVersion.plan_id, PlanVersion.version, PlanVersion.created_at,
+                  Goal.document.label("goal_document"))
+        .join(Plan, Plan.id == PlanVersion.plan_id).join(Goal, Goal.id == Plan.goal_id)
+        .where(PlanVersion.id == version_id)
     ).first()
-    if row is None:
+    if version is None:
         session.rollback()
         log.warning("stage %s: plan version %s does not exist; dropping the message", stage.name, version_id)
         return StageOutcome.STOP
-    version, goal_document = row
     if version.status in TERMINAL_STATES:
         session.rollback()
         return StageOutcome.STOP
@@ -131,38 +136,46 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
                   f"died or the stage passed its hard time limit of {stage.hard_limit(settings):g} s)")
         _set_failed(version_id, reason)
         return StageOutcome.POISON
-    run = StageRun(plan_version_id=version_id, stage=stage.name, state="running",
-                   attempt=max(attempt, len(runs) + 1), worker=worker)
-    session.add(run)
+    now = utcnow()
+    run_id = session.execute(sa.insert(StageRun).values(
+        plan_version_id=version_id, stage=stage.name, state="running", attempt=max(attempt, len(runs) + 1),
+        worker=worker, started_at=now).returning(StageRun.id)).scalar_one()
     if version.status == "queued":
-        version.status = "running"
-        session.execute(sa.update(Plan).where(Plan.id == version.plan_id).values(status="running"))
-    version.updated_at = utcnow()
+        session.execute(sa.update(Plan).where(Plan.id == version.plan_id).values(status="running", updated_at=now))
+    session.execute(sa.update(PlanVersion).where(PlanVersion.id == version_id).values(
+        status="running", updated_at=now))
     session.commit()
     facts = {"created_at": version.created_at, "results": results, "plan_id": version.plan_id,
              "version": version.version}
-    return run.id, goal_document, facts
+    return run_id, version.goal_document, facts
 
 
 def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: float) -> StageOutcome:
     """One transaction: the result, its rows, the run's success (and the document, for the last stage)."""
     session = db.session
-    version = session.get(PlanVersion, version_id, with_for_update=True, populate_existing=True)
-    if version.status in TERMINAL_STATES:
+    # Locks the version row: a cancel waits for this save, or this save sees the cancel.
+    status, plan_id = session.execute(sa.select(PlanVersion.status, PlanVersion.plan_id)
+                                      .where(PlanVersion.id == version_id).with_for_update()).one()
+    if status in TERMINAL_STATES:
         # Cancelled (or failed by a racing delivery) while this stage ran: keep nothing.
         session.rollback()
-        _mark_run(run_id, "abandoned", f"plan became {version.status} while the stage ran", started)
+        _mark_run(run_id, "abandoned", f"plan became {status} while the stage ran", started)
         return StageOutcome.STOP
     duration = round(time.monotonic() - started, 4)
     try:
-        session.add(StageResult(plan_version_id=version_id, stage=stage.name, output=output))
+        now = utcnow()
+        # The plan document is stored once, on the version; the stage's row only marks it done.
+        stored = {"stored_as": "plan_versions.document"} if stage.writes_document else output
+        session.execute(sa.insert(StageResult).values(plan_version_id=version_id, stage=stage.name, output=stored,
+                                                      created_at=now))
         if stage.save_rows is not None:
             stage.save_rows(session, version_id, output)
-        now = utcnow()
         if stage.writes_document:
-            version.document, version.status, version.completed_at = output, "completed", now
-            session.execute(sa.update(Plan).where(Plan.id == version.plan_id).values(status="completed"))
-        version.updated_at = now
+            session.execute(sa.update(PlanVersion).where(PlanVersion.id == version_id).values(
+                document=output, status="completed", completed_at=now, updated_at=now))
+            session.execute(sa.update(Plan).where(Plan.id == plan_id).values(status="completed", updated_at=now))
+        else:
+            session.execute(sa.update(PlanVersion).where(PlanVersion.id == version_id).values(updated_at=now))
         session.execute(sa.update(StageRun).where(StageRun.id == run_id)
                         .values(state="succeeded", finished_at=now, duration_seconds=duration))
         session.commit()

@@ -8,6 +8,7 @@ new one). The row writers add the live rows beside a stage's saved result.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
@@ -31,12 +32,16 @@ def confirm_layer8_holds(output: dict, data: StageInput) -> dict:
 
 def save_task_rows(session: Session, version_id: int, output: dict) -> None:
     """One live row per task, for execution feedback."""
-    session.add_all([PlanTask(plan_version_id=version_id, task_key=task["id"], name=task["name"],
-                              phase=task.get("phase", ""), data=task) for task in output["tasks"]])
+    rows = [{"plan_version_id": version_id, "task_key": task["id"], "name": task["name"],
+             "phase": task.get("phase", ""), "data": task} for task in output["tasks"]]
+    if rows:
+        session.execute(sa.insert(PlanTask), rows)
 
 
 def save_risk_rows(session: Session, version_id: int, output: dict) -> None:
     """One live row per risk, for mitigations."""
-    session.add_all([PlanRisk(plan_version_id=version_id, risk_key=risk["id"], category=risk["category"],
-                              status=risk["status"], score=risk["score"], rank=risk["rank"], data=risk)
-                     for risk in output["risks"]])
+    rows = [{"plan_version_id": version_id, "risk_key": risk["id"], "category": risk["category"],
+             "status": risk["status"], "score": risk["score"], "rank": risk["rank"], "data": risk}
+            for risk in output["risks"]]
+    if rows:
+        session.execute(sa.insert(PlanRisk), rows)
