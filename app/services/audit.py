@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import sqlalchemy as sa
+
 from app.extensions import db
-from app.models import AuditEntry
+from app.models import AuditEntry, utcnow
 
 
 def digest(document) -> str | None:
@@ -17,5 +19,6 @@ def digest(document) -> str | None:
 
 def record(*, actor: str, action: str, entity: str, entity_id: str, before=None, after=None) -> None:
     """Add (not commit) an audit row, so it lands in the caller's transaction."""
-    db.session.add(AuditEntry(actor=actor, action=action, entity=entity, entity_id=entity_id,
-                              before_digest=digest(before), after_digest=digest(after)))
+    db.session.execute(sa.insert(AuditEntry).values(
+        actor=actor, action=action, entity=entity, entity_id=entity_id, at=utcnow(),
+        before_digest=digest(before), after_digest=digest(after)))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.models import TERMINAL_STATES, Goal, Plan, PlanVersion, StageRun, utcnow
+from app.models import TERMINAL_STATES, Goal, Plan, PlanVersion, StageRun, new_id, utcnow
 from app.services import audit
 from app.stages import STAGE_NAMES
 from planning.errors import PlanningError
@@ -17,8 +18,15 @@ from planning.settings import PlanningSettings
 from planning.stages.input import domain_library
 
 
+@dataclass(frozen=True)
+class NewVersion:
+    id: int
+    plan_id: str
+    version: int
+
+
 def create_plan(*, session: Session, goal_data: dict, actor: str, settings: PlanningSettings,
-                task_ids: list[str] | None = None) -> PlanVersion:
+                task_ids: list[str] | None = None) -> NewVersion:
     """Store the goal, the plan, version 1 (queued, with its chain's task ids) and the audit row
     in one transaction; the caller enqueues after the commit."""
     document = json.loads(json.dumps(goal_data, default=str))  # dates -> ISO strings
@@ -26,14 +34,18 @@ def create_plan(*, session: Session, goal_data: dict, actor: str, settings: Plan
     library = domain_library(settings.domains_dir)
     if goal.domain is not None and goal.domain not in library:
         raise PlanningError(f"unknown domain {goal.domain!r}; known domains: {', '.join(library.ids)}", "domain")
-    goal_row = Goal(title=document["title"], document=document)
-    plan = Plan(goal=goal_row, status="queued", current_version=1)
-    version = PlanVersion(plan=plan, version=1, status="queued", reason="initial plan", task_ids=task_ids)
-    session.add_all([goal_row, plan, version])
-    session.flush()
-    audit.record(actor=actor, action="plan.create", entity="plan", entity_id=plan.id, after=document)
+    # Core inserts in one transaction: the ORM's unit of work cost more than the SQL on this path.
+    now = utcnow()
+    goal_id, plan_id = new_id(), new_id()
+    session.execute(sa.insert(Goal).values(id=goal_id, title=document["title"], document=document, created_at=now))
+    session.execute(sa.insert(Plan).values(id=plan_id, goal_id=goal_id, status="queued", current_version=1,
+                                           created_at=now, updated_at=now))
+    version_id = session.execute(sa.insert(PlanVersion).values(
+        plan_id=plan_id, version=1, status="queued", reason="initial plan", task_ids=task_ids,
+        created_at=now, updated_at=now).returning(PlanVersion.id)).scalar_one()
+    audit.record(actor=actor, action="plan.create", entity="plan", entity_id=plan_id, after=document)
     session.commit()
-    return version
+    return NewVersion(id=version_id, plan_id=plan_id, version=1)
 
 
 def get_plan(*, session: Session, plan_id: str) -> Plan | None:
