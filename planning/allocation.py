@@ -1,4 +1,4 @@
-"""The allocate stage's entry points: pools from their sources, then `planning.resources.allocate`.
+"""The allocate stage's entry points: pools from their sources, then `planning.resources.allocator`.
 
 `allocate_from_goal_pools` plans from the goal's own pools (and the decomposition's
 suggestions) alone; `allocate_with_sources` adds the local pool and Layer 8's

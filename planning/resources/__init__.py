@@ -1,11 +1,19 @@
 """Resource coordination, pure: pools, availability, conflicts and their resolution, cost, budget.
 
 No I/O here: the Layer 8 client and the local pool storage live in `app/`, and hand
-their data in (`planning.allocation.allocate_with_sources`).
+their data in (`planning.allocation.allocate_with_sources`). Exports load on first use.
 """
 
-from planning.resources.allocate import allocate
-from planning.resources.pools import AvailabilityWindow, Pool, ResourceError, merge_pools
-from planning.resources.sources import SourceData, read_sources
+from planning.lazy import lazy_exports
 
-__all__ = ["AvailabilityWindow", "Pool", "ResourceError", "SourceData", "allocate", "merge_pools", "read_sources"]
+_WHERE = {
+    "allocate": ".allocator",
+    "AvailabilityWindow": ".pools",
+    "Pool": ".pools",
+    "ResourceError": ".pools",
+    "merge_pools": ".pools",
+    "SourceData": ".sources",
+    "read_sources": ".sources",
+}
+__all__ = sorted(_WHERE)
+__getattr__ = lazy_exports(__name__, _WHERE)
