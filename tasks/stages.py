@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 from celery import shared_task
@@ -34,11 +35,21 @@ def _testonly_delay(stage: str) -> float:
     return float(seconds) if name == stage and seconds else 0.0
 
 
+def _testonly_crash(stage: str) -> bool:
+    """True when LAYER2_TESTONLY_STAGE_CRASH names `stage`: the worker process dies inside it (fault tests only).
+
+    Read from the worker's environment here, not through app/config.py as the delay is,
+    only because config.py was being changed by another piece of work when this switch
+    was added; it belongs beside TESTONLY_STAGE_DELAY there. Never set in production.
+    """
+    return os.environ.get("LAYER2_TESTONLY_STAGE_CRASH", "") == stage
+
+
 def _run(task, stage: Stage, version_id: int) -> int:
     try:
         outcome = run_stage(stage.name, version_id, settings=current_app.config["PLANNING"],
                             worker=task.request.hostname, attempt=task.request.retries + 1,
-                            testonly_delay=_testonly_delay(stage.name))
+                            testonly_delay=_testonly_delay(stage.name), testonly_crash=_testonly_crash(stage.name))
     except TRANSIENT_ERRORS as error:
         if task.request.retries >= MAX_RETRIES:
             # Still down after two minutes: the plan stays unfinished and the stalled-plan

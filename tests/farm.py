@@ -83,6 +83,31 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready after {timeout} s:\n{self.log_path.read_text()[-3000:]}")
 
+    def pool_children(self) -> list[int]:
+        """Pids of the worker's pool processes: the children of its main process (from /proc)."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # "pid (comm) state ppid ...": comm may hold spaces, so split after its ')'.
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # the process went away while we looked
+            if ppid == self.process.pid:
+                children.append(int(stat.parent.name))
+        return sorted(children)
+
+    def kill_pool_child(self) -> int:
+        """SIGKILL the single pool child (`-c 1`) while the main process lives on; returns its pid."""
+        children = self.pool_children()
+        if len(children) != 1:
+            raise RuntimeError(f"expected one pool child of {self.process.pid}, found {children}")
+        os.kill(children[0], signal.SIGKILL)
+        return children[0]
+
+    def terminate_main(self) -> None:
+        """SIGTERM to the main process only: Celery's warm shutdown (finish the running task, then exit)."""
+        os.kill(self.process.pid, signal.SIGTERM)
+
     def kill_hard(self) -> None:
         """SIGKILL the whole process group: main process and pool children die mid-task."""
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -111,6 +136,22 @@ class ApiServer:
 
     def stop(self) -> None:
         self.server.shutdown()
+
+
+def broker_leftovers(prefix: str, *, keep: tuple[str, ...] = ("dead_letter",)) -> dict[str, int]:
+    """Messages still in Redis under this key prefix: non-empty queues (bar `keep`) and unacknowledged ones."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    left: dict[str, int] = {}
+    for key in client.scan_iter(match=f"{prefix}*"):
+        name = key.decode()[len(prefix):]
+        kind = client.type(key).decode()
+        if kind == "list" and name not in keep and client.llen(key):
+            left[name] = client.llen(key)
+        elif name == "unacked" and kind == "hash" and client.hlen(key):
+            left[name] = client.hlen(key)
+    return left
 
 
 def wait_for_plan(base_url: str, plan_id: str, *, states=("completed", "failed", "cancelled"),

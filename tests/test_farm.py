@@ -63,35 +63,7 @@ def test_stages_can_run_on_separate_workers_per_queue(api_server, start_worker, 
         assert plan["stages"][stage]["worker"].startswith(worker.name)
 
 
-def test_worker_killed_mid_stage_loses_nothing_and_duplicates_nothing(api_server, farm_app, start_worker,
-                                                                      example_goal):
-    """kill -9 of the worker during the schedule stage: a new worker finishes the plan, one success per stage."""
-    doomed = start_worker("doomed", LAYER2_TESTONLY_STAGE_DELAY="schedule=60")
-    plan_id = requests.post(f"{api_server.base_url}/api/v1/plans", json=example_goal, timeout=10).json()["id"]
-    version_id = _version_id(farm_app, plan_id)
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        running = [r for r in _rows(farm_app, StageRun, version_id) if r.stage == "schedule" and r.state == "running"]
-        if running:
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail("the schedule stage never started")
-    doomed.kill_hard()
-
-    rescuer = start_worker("rescuer")
-    plan = wait_for_plan(api_server.base_url, plan_id, timeout=120)
-    assert plan["status"] == "completed", plan.get("error")
-
-    runs = _rows(farm_app, StageRun, version_id)
-    successes = sorted(run.stage for run in runs if run.state == "succeeded")
-    assert successes == sorted(STAGES)
-    schedule_runs = [run for run in runs if run.stage == "schedule"]
-    assert any(run.worker.startswith(doomed.name) and run.state == "abandoned" for run in schedule_runs)
-    assert any(run.worker.startswith(rescuer.name) and run.state == "succeeded" for run in schedule_runs)
-    assert len(_rows(farm_app, StageResult, version_id)) == len(STAGES)
-    assert len(_rows(farm_app, PlanTask, version_id)) == len(example_goal["tasks"])
+# kill -9 of a worker mid-stage (and the other worker faults) are in tests/test_faults_workers.py.
 
 
 def test_cancel_revokes_pending_stages(api_server, farm_app, start_worker, example_goal):
