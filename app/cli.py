@@ -18,11 +18,16 @@ import urllib.request
 from pathlib import Path
 
 EXIT_INVALID = 2
+EXIT_UNAVAILABLE = 3
 TERMINAL = ("completed", "failed", "cancelled")
 
 
 class CliError(Exception):
     """Bad input on the command line: printed as one line, exit code 2."""
+
+
+class UpgradeError(RuntimeError):
+    """The database could not be migrated (unreachable, not answering): one line, exit code 3."""
 
 
 def _read_goal(path: str) -> dict:
@@ -49,12 +54,26 @@ def _problem_line(problem: dict) -> str:
 
 
 def upgrade_database(app) -> None:
-    from flask_migrate import upgrade
+    """Migrate the app's database to the head revision; UpgradeError (one line) if it cannot.
+
+    Fails within LAYER2_DB_CONNECT_TIMEOUT when the database is down or does not answer.
+    Calls Alembic directly rather than flask_migrate.upgrade, which exits the process.
+    """
+    from alembic import command
+    from alembic.util import CommandError
 
     from app import MIGRATIONS_DIR
+    from app.problems import DATABASE_ERRORS
+    from app.timeouts import dependency_reason
 
     with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR))
+        config = app.extensions["migrate"].migrate.get_config(str(MIGRATIONS_DIR))
+        try:
+            command.upgrade(config, "head")
+        except CommandError as error:  # migrations/env.py says why in one line
+            raise UpgradeError(str(error)) from None
+        except DATABASE_ERRORS as error:
+            raise UpgradeError(f"cannot migrate: the database is unavailable ({dependency_reason(error)})") from None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -164,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CliError as error:
         return _fail(str(error))
+    except UpgradeError as error:
+        _fail(str(error))
+        return EXIT_UNAVAILABLE
 
 
 if __name__ == "__main__":

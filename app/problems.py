@@ -3,6 +3,11 @@
 One place turns exceptions into problem documents so no handler can leak a
 stack trace or answer HTML. Field errors are listed as ``{field, message}``
 with dotted/indexed paths (``tasks[2].estimate.optimistic``).
+
+A dependency that is down or does not answer in time (PostgreSQL, the Redis
+broker) is a 503 `/problems/dependency-unavailable` with a Retry-After header,
+never a 500: the request may simply be repeated later. `app/timeouts.py` makes
+sure such errors come within the stated limits instead of hanging.
 """
 
 from __future__ import annotations
@@ -10,14 +15,29 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from kombu.exceptions import OperationalError as BrokerOperationalError
 from marshmallow import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from app.timeouts import RETRY_AFTER_SECONDS, dependency_reason
 from planning.errors import PlanningError
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+# Errors that mean PostgreSQL is down, unreachable or too slow to answer in time
+# (sqlalchemy's TimeoutError: no pooled connection came free within pool_timeout).
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, sa_exc.TimeoutError,
+)
+# The same for the broker, should a call to it escape its caller.
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    BrokerOperationalError, RedisConnectionError, RedisTimeoutError,
+)
 
 
 class ApiProblem(Exception):
@@ -29,7 +49,8 @@ class ApiProblem(Exception):
         self.errors = errors or []
 
 
-def problem_response(status: int, slug: str, title: str, detail: str = "", errors: list[dict] | None = None):
+def problem_response(status: int, slug: str, title: str, detail: str = "", errors: list[dict] | None = None,
+                     extra: dict | None = None):
     body = {
         "type": f"/problems/{slug}",
         "title": title,
@@ -39,6 +60,7 @@ def problem_response(status: int, slug: str, title: str, detail: str = "", error
     }
     if errors:
         body["errors"] = errors
+    body.update(extra or {})  # RFC 9457 extension members
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM_JSON
@@ -73,6 +95,19 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def dependency_unavailable(dependency: str, error: BaseException):
+    """503 problem naming the dependency and why, with Retry-After; one log line, no traceback."""
+    reason = dependency_reason(error)
+    log.warning("%s %s: %s unavailable: %s", request.method, request.path, dependency, reason)
+    response = problem_response(
+        503, "dependency-unavailable", "A dependency is unavailable",
+        f"the {dependency} is unavailable ({reason}); retry in {RETRY_AFTER_SECONDS} s",
+        extra={"dependency": dependency, "reason": reason},
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiProblem)
     def _api_problem(error: ApiProblem):
@@ -91,6 +126,11 @@ def register_error_handlers(app: Flask) -> None:
             422, "invalid-goal", "The goal is not valid", error.message,
             [{"field": error.field or "(body)", "message": error.message}],
         )
+
+    for error_class in DATABASE_ERRORS:
+        app.register_error_handler(error_class, lambda error: dependency_unavailable("database", error))
+    for error_class in BROKER_ERRORS:
+        app.register_error_handler(error_class, lambda error: dependency_unavailable("broker", error))
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

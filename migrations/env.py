@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from flask import current_app
 
 from alembic import context
+from alembic.util import CommandError
+from sqlalchemy import exc as sa_exc
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -96,15 +98,24 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+    try:
+        with connectable.connect() as connection:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as error:
+        # One line, exit status 1 (Flask-Migrate prints CommandError), not a traceback:
+        # the database is down, unreachable or does not answer (app/timeouts.py limits).
+        from app.timeouts import dependency_reason
+
+        url = connectable.url.render_as_string(hide_password=True)
+        raise CommandError(f"cannot migrate: the database at {url} is unavailable "
+                           f"({dependency_reason(error)})") from None
 
 
 if context.is_offline_mode():

@@ -50,3 +50,21 @@ def test_dockerfile_installs_every_package():
     for package in ("app", "tasks", "planning", "scheduling", "migrations"):
         assert f"COPY {package} ./{package}" in text
     assert "pip install" in text and "EXPOSE 8082" in text
+
+
+def test_compose_redis_keeps_queued_messages_and_never_evicts_them():
+    """Redis runs with AOF on a volume (a restart loses no queued or unacknowledged message)
+    and `maxmemory-policy noeviction` (when full it refuses new messages instead of dropping queued ones)."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    redis = compose["services"]["redis"]
+    command = redis["command"] if isinstance(redis["command"], list) else redis["command"].split()
+    assert command[0] == "redis-server"
+
+    def option(name: str) -> str:
+        return command[command.index(f"--{name}") + 1]
+
+    assert option("appendonly") == "yes"
+    assert option("appendfsync") in ("everysec", "always")
+    assert option("maxmemory-policy") == "noeviction"
+    volume = next(v for v in redis["volumes"] if v.endswith(":/data"))  # the AOF outlives the container
+    assert volume.split(":")[0] in compose["volumes"]
