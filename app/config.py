@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+from app.timeouts import TIMEOUT_ENV, Timeouts, broker_transport_options, engine_options, publish_retry_policy
 from planning.settings import PlanningSettings
 
 EMBEDDED_DATABASE_FILE = "instance/layer2.sqlite"
@@ -31,8 +32,9 @@ ENV_KEYS = {
     "DATABASE_URL", "CELERY_BROKER_URL", "CELERY_KEY_PREFIX", "CELERY_VISIBILITY_TIMEOUT", "LAYER8_BASE_URL",
     "LAYER8_CACHE_TTL_SECONDS", "LAYER8_TIMEOUT_SECONDS",
     "LAYER2_CONFIG_FILE", "LAYER2_HOME", "LAYER2_MAX_GOAL_BYTES", "LAYER2_RESUME_STALLED_AFTER",
-    "LAYER2_TESTONLY_STAGE_DELAY", *ENV_SETTINGS,
+    "LAYER2_TESTONLY_STAGE_DELAY", "LAYER2_TESTONLY_STAGE_CRASH", *ENV_SETTINGS,
 }
+ENV_KEYS |= set(TIMEOUT_ENV)  # database and broker wait limits (app/timeouts.py)
 
 
 class ConfigError(RuntimeError):
@@ -162,9 +164,14 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         # Lets several farms (or test runs) share one Redis without seeing each other's queues.
         transport_options["global_keyprefix"] = env["CELERY_KEY_PREFIX"]
 
+    # How long anything may wait on PostgreSQL or Redis (app/timeouts.py).
+    timeouts = Timeouts(**{field: _seconds(env, name, default, allow_zero=zero)
+                           for name, (field, default, zero) in TIMEOUT_ENV.items()})
+
     config = {
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url, timeouts),
+        "TIMEOUTS": timeouts,
         "EMBEDDED": embedded,
         "LAYER8_BASE_URL": layer8,
         "LAYER8_CACHE_TTL_SECONDS": layer8_cache_ttl,
@@ -179,6 +186,8 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         # Test-only fault injection: "stage=seconds" sleeps inside that stage
         # before it saves, so a test can kill a worker mid-stage. Never set in production.
         "TESTONLY_STAGE_DELAY": env.get("LAYER2_TESTONLY_STAGE_DELAY", ""),
+        # Test-only: "stage" makes the worker process die inside that stage every time (a poison message).
+        "TESTONLY_STAGE_CRASH": env.get("LAYER2_TESTONLY_STAGE_CRASH", ""),
         "CELERY": {
             "broker_url": broker_url or "memory://",
             "task_always_eager": embedded,
@@ -191,6 +200,8 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
             "worker_hijack_root_logger": False,
         },
     }
+    config["CELERY"]["broker_transport_options"].update(broker_transport_options(timeouts))
+    config["CELERY"]["task_publish_retry_policy"] = publish_retry_policy()
     config.update(overrides)
     _check_domain_library(config["PLANNING"])
     return config

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 
 from celery import shared_task
@@ -36,29 +35,23 @@ def _testonly_delay(stage: str) -> float:
 
 
 def _testonly_crash(stage: str) -> bool:
-    """True when LAYER2_TESTONLY_STAGE_CRASH names `stage`: the worker process dies inside it (fault tests only).
-
-    Read from the worker's environment here, not through app/config.py as the delay is,
-    only because config.py was being changed by another piece of work when this switch
-    was added; it belongs beside TESTONLY_STAGE_DELAY there. Never set in production.
-    """
-    return os.environ.get("LAYER2_TESTONLY_STAGE_CRASH", "") == stage
+    """True when LAYER2_TESTONLY_STAGE_CRASH names `stage`: the worker process dies inside it (fault tests only)."""
+    return current_app.config.get("TESTONLY_STAGE_CRASH") == stage
 
 
 def _run(task, stage: Stage, version_id: int) -> int:
     try:
         outcome = run_stage(stage.name, version_id, settings=current_app.config["PLANNING"],
                             worker=task.request.hostname, attempt=task.request.retries + 1,
-                            testonly_delay=_testonly_delay(stage.name), testonly_crash=_testonly_crash(stage.name))
+                            testonly_delay=_testonly_delay(stage.name), testonly_crash=_testonly_crash(stage.name),
+                            dead_letter=lambda: _dead_letter(task, stage, version_id))
     except TRANSIENT_ERRORS as error:
         if task.request.retries >= MAX_RETRIES:
-            # Still down after two minutes: the plan stays unfinished and the stalled-plan
-            # sweep resends it once the dependency is back; fail only if even that is impossible.
+            # Still failing after about two minutes: drop this message. The plan stays
+            # unfinished in the database and the stalled-plan sweep resends it later.
             raise
         countdown = min(RETRY_BACKOFF_CAP_SECONDS, 2 ** (task.request.retries + 1)) * random.uniform(0.5, 1.0)
         raise task.retry(exc=error, countdown=countdown) from error
-    if outcome is StageOutcome.POISON:
-        _dead_letter(task, stage, version_id)
     if outcome is not StageOutcome.CONTINUE:
         raise Ignore()  # ends the chain without retrying: the plan row says why
     return version_id

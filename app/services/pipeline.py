@@ -14,6 +14,7 @@ import enum
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import sqlalchemy as sa
@@ -53,9 +54,12 @@ class StageOutcome(enum.Enum):
 
 
 def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker: str | None = None,
-              attempt: int = 1, testonly_delay: float = 0.0, testonly_crash: bool = False) -> StageOutcome:
+              attempt: int = 1, testonly_delay: float = 0.0, testonly_crash: bool = False,
+              dead_letter: Callable[[], None] | None = None) -> StageOutcome:
+    """Run stage `name` of a version. `dead_letter` parks a poison message (before the plan is failed,
+    so whoever sees the failure finds the message parked)."""
     stage = get_stage(name)
-    begun = _begin(stage, version_id, settings=settings, worker=worker, attempt=attempt)
+    begun = _begin(stage, version_id, settings=settings, worker=worker, attempt=attempt, dead_letter=dead_letter)
     if isinstance(begun, StageOutcome):
         return begun
     run_id, goal_document, facts = begun
@@ -93,7 +97,7 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
 
 
 def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker: str | None,
-           attempt: int) -> StageOutcome | tuple[int, dict, dict]:
+           attempt: int, dead_letter: Callable[[], None] | None) -> StageOutcome | tuple[int, dict, dict]:
     """One transaction: check the version, record the run, read the stage's inputs.
 
     Returns the run id, the goal document and the version's facts for the StageInput.
@@ -132,6 +136,8 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
                         .values(state="abandoned", finished_at=utcnow(), error="its worker died"))
     if sum(state in ("running", "abandoned") for _, state in runs) >= MAX_CRASHED_ATTEMPTS:
         session.commit()
+        if dead_letter is not None:
+            dead_letter()
         reason = (f"{stage.name}: gave up after {MAX_CRASHED_ATTEMPTS} attempts that never finished (the worker "
                   f"died or the stage passed its hard time limit of {stage.hard_limit(settings):g} s)")
         _set_failed(version_id, reason)
