@@ -42,7 +42,7 @@ def _testonly_crash(stage: str) -> bool:
 def _run(task, stage: Stage, version_id: int) -> int:
     try:
         outcome = run_stage(stage.name, version_id, settings=current_app.config["PLANNING"],
-                            worker=task.request.hostname, attempt=task.request.retries + 1,
+                            worker=task.request.hostname,
                             testonly_delay=_testonly_delay(stage.name), testonly_crash=_testonly_crash(stage.name),
                             dead_letter=lambda: _dead_letter(task, stage, version_id))
     except TRANSIENT_ERRORS as error:

@@ -54,12 +54,12 @@ class StageOutcome(enum.Enum):
 
 
 def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker: str | None = None,
-              attempt: int = 1, testonly_delay: float = 0.0, testonly_crash: bool = False,
+              testonly_delay: float = 0.0, testonly_crash: bool = False,
               dead_letter: Callable[[], None] | None = None) -> StageOutcome:
     """Run stage `name` of a version. `dead_letter` parks a poison message (before the plan is failed,
     so whoever sees the failure finds the message parked)."""
     stage = get_stage(name)
-    begun = _begin(stage, version_id, settings=settings, worker=worker, attempt=attempt, dead_letter=dead_letter)
+    begun = _begin(stage, version_id, settings=settings, worker=worker, dead_letter=dead_letter)
     if isinstance(begun, StageOutcome):
         return begun
     run_id, goal_document, facts = begun
@@ -96,20 +96,62 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
     return _save(stage, version_id, run_id, output, started)
 
 
+# Built once and run on the session's connection (not through the ORM): the stage path runs
+# these five times per plan, and building a statement or the ORM's bulk layer cost more CPU
+# than the database spends answering. Values come as bind parameters.
+_P = sa.bindparam
+_LOAD_VERSION = (
+    sa.select(PlanVersion.status, PlanVersion.plan_id, PlanVersion.version, PlanVersion.created_at,
+              Goal.document.label("goal_document"))
+    .join(Plan, Plan.id == PlanVersion.plan_id).join(Goal, Goal.id == Plan.goal_id)
+    .where(PlanVersion.id == _P("b_version_id"))
+)
+_LOAD_RESULTS = sa.select(StageResult.stage, StageResult.output).where(
+    StageResult.plan_version_id == _P("b_version_id"), StageResult.stage.in_(_P("b_stages", expanding=True)))
+# A run still marked running belongs to a worker that died (or was killed at the hard limit).
+_ABANDON_CRASHED = (
+    sa.update(StageRun)
+    .where(StageRun.plan_version_id == _P("b_version_id"), StageRun.stage == _P("b_stage"), StageRun.state == "running")
+    .values(state="abandoned", finished_at=_P("b_now"), error="its worker died").returning(StageRun.id)
+)
+_COUNT_CRASHED = sa.select(sa.func.count()).where(
+    StageRun.plan_version_id == _P("b_version_id"), StageRun.stage == _P("b_stage"), StageRun.state == "abandoned")
+_INSERT_RUN = sa.insert(StageRun).values(
+    plan_version_id=_P("b_version_id"), stage=_P("b_stage"), state="running", worker=_P("b_worker"),
+    started_at=_P("b_now"),
+    attempt=sa.select(sa.func.count() + 1).where(StageRun.plan_version_id == _P("b_version_id"),
+                                                  StageRun.stage == _P("b_stage")).scalar_subquery(),
+).returning(StageRun.id)
+# Saving takes the version's row lock first (a cancel waits for the save, or the save sees it).
+_TOUCH_VERSION = (
+    sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status.not_in(TERMINAL_STATES))
+    .values(updated_at=_P("b_now")).returning(PlanVersion.plan_id)
+)
+_COMPLETE_VERSION = (
+    sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status.not_in(TERMINAL_STATES))
+    .values(updated_at=_P("b_now"), document=_P("b_document", type_=PlanVersion.document.type), status="completed",
+            completed_at=_P("b_now")).returning(PlanVersion.plan_id)
+)
+_INSERT_RESULT = sa.insert(StageResult).values(
+    plan_version_id=_P("b_version_id"), stage=_P("b_stage"), output=_P("b_output", type_=StageResult.output.type),
+    created_at=_P("b_now"))
+_RUN_SUCCEEDED = sa.update(StageRun).where(StageRun.id == _P("b_run_id")).values(
+    state="succeeded", finished_at=_P("b_now"), duration_seconds=_P("b_duration"))
+_SET_PLAN_STATUS = sa.update(Plan).where(Plan.id == _P("b_plan_id")).values(
+    status=_P("b_status"), updated_at=_P("b_now"))
+_START_VERSION = sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id")).values(
+    status="running", updated_at=_P("b_now"))
+
+
 def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker: str | None,
-           attempt: int, dead_letter: Callable[[], None] | None) -> StageOutcome | tuple[int, dict, dict]:
+           dead_letter: Callable[[], None] | None) -> StageOutcome | tuple[int, dict, dict]:
     """One transaction: check the version, record the run, read the stage's inputs.
 
     Returns the run id, the goal document and the version's facts for the StageInput.
     """
     session = db.session
-    # Core statements, not the ORM's unit of work: this runs five times per plan.
-    version = session.execute(
-        sa.select(PlanVersion.status, PlanVersion.plan_id, PlanVersion.version, PlanVersion.created_at,
-                  Goal.document.label("goal_document"))
-        .join(Plan, Plan.id == PlanVersion.plan_id).join(Goal, Goal.id == Plan.goal_id)
-        .where(PlanVersion.id == version_id)
-    ).first()
+    sql = session.connection().execute
+    version = sql(_LOAD_VERSION, {"b_version_id": version_id}).first()
     if version is None:
         session.rollback()
         log.warning("stage %s: plan version %s does not exist; dropping the message", stage.name, version_id)
@@ -117,39 +159,29 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
     if version.status in TERMINAL_STATES:
         session.rollback()
         return StageOutcome.STOP
-    results = dict(session.execute(
-        sa.select(StageResult.stage, StageResult.output)
-        .where(StageResult.plan_version_id == version_id, StageResult.stage.in_((*stage.reads, stage.name)))
-    ).all())
+    results = dict(sql(_LOAD_RESULTS, {"b_version_id": version_id,
+                                                   "b_stages": [*stage.reads, stage.name]}).all())
     if stage.name in results:
         session.rollback()
         log.info("stage %s of version %s already done; moving on", stage.name, version_id)
         return StageOutcome.CONTINUE
-    runs = session.execute(
-        sa.select(StageRun.id, StageRun.state).where(StageRun.plan_version_id == version_id,
-                                                      StageRun.stage == stage.name)
-    ).all()
-    # A run still marked running belongs to a worker that died (or was killed at the hard limit).
-    crashed = [run_id for run_id, state in runs if state == "running"]
-    if crashed:
-        session.execute(sa.update(StageRun).where(StageRun.id.in_(crashed))
-                        .values(state="abandoned", finished_at=utcnow(), error="its worker died"))
-    if sum(state in ("running", "abandoned") for _, state in runs) >= MAX_CRASHED_ATTEMPTS:
-        session.commit()
-        if dead_letter is not None:
-            dead_letter()
-        reason = (f"{stage.name}: gave up after {MAX_CRASHED_ATTEMPTS} attempts that never finished (the worker "
-                  f"died or the stage passed its hard time limit of {stage.hard_limit(settings):g} s)")
-        _set_failed(version_id, reason)
-        return StageOutcome.POISON
     now = utcnow()
-    run_id = session.execute(sa.insert(StageRun).values(
-        plan_version_id=version_id, stage=stage.name, state="running", attempt=max(attempt, len(runs) + 1),
-        worker=worker, started_at=now).returning(StageRun.id)).scalar_one()
+    keys = {"b_version_id": version_id, "b_stage": stage.name, "b_now": now}
+    # Each attempt that never finished left a `running` row; only then can the count have grown.
+    if sql(_ABANDON_CRASHED, keys).first() is not None:
+        crashed = sql(_COUNT_CRASHED, keys).scalar_one()
+        if crashed >= MAX_CRASHED_ATTEMPTS:
+            session.commit()
+            if dead_letter is not None:
+                dead_letter()
+            reason = (f"{stage.name}: gave up after {MAX_CRASHED_ATTEMPTS} attempts that never finished (the "
+                      f"worker died or the stage passed its hard time limit of {stage.hard_limit(settings):g} s)")
+            _set_failed(version_id, reason)
+            return StageOutcome.POISON
+    run_id = sql(_INSERT_RUN, {**keys, "b_worker": worker}).scalar_one()
     if version.status == "queued":
-        session.execute(sa.update(Plan).where(Plan.id == version.plan_id).values(status="running", updated_at=now))
-    session.execute(sa.update(PlanVersion).where(PlanVersion.id == version_id).values(
-        status="running", updated_at=now))
+        sql(_START_VERSION, keys)
+        sql(_SET_PLAN_STATUS, {"b_plan_id": version.plan_id, "b_status": "running", "b_now": now})
     session.commit()
     facts = {"created_at": version.created_at, "results": results, "plan_id": version.plan_id,
              "version": version.version}
@@ -159,31 +191,28 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
 def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: float) -> StageOutcome:
     """One transaction: the result, its rows, the run's success (and the document, for the last stage)."""
     session = db.session
-    # Locks the version row: a cancel waits for this save, or this save sees the cancel.
-    status, plan_id = session.execute(sa.select(PlanVersion.status, PlanVersion.plan_id)
-                                      .where(PlanVersion.id == version_id).with_for_update()).one()
-    if status in TERMINAL_STATES:
-        # Cancelled (or failed by a racing delivery) while this stage ran: keep nothing.
-        session.rollback()
-        _mark_run(run_id, "abandoned", f"plan became {status} while the stage ran", started)
-        return StageOutcome.STOP
+    sql = session.connection().execute
+    now = utcnow()
+    keys = {"b_version_id": version_id, "b_stage": stage.name, "b_now": now}
     duration = round(time.monotonic() - started, 4)
     try:
-        now = utcnow()
+        if stage.writes_document:
+            plan_id = sql(_COMPLETE_VERSION, {**keys, "b_document": output}).scalar()
+        else:
+            plan_id = sql(_TOUCH_VERSION, keys).scalar()
+        if plan_id is None:
+            # Cancelled (or failed by a racing delivery) while this stage ran: keep nothing.
+            session.rollback()
+            _mark_run(run_id, "abandoned", "the plan was cancelled or failed while the stage ran", started)
+            return StageOutcome.STOP
         # The plan document is stored once, on the version; the stage's row only marks it done.
         stored = {"stored_as": "plan_versions.document"} if stage.writes_document else output
-        session.execute(sa.insert(StageResult).values(plan_version_id=version_id, stage=stage.name, output=stored,
-                                                      created_at=now))
+        sql(_INSERT_RESULT, {**keys, "b_output": stored})
         if stage.save_rows is not None:
             stage.save_rows(session, version_id, output)
         if stage.writes_document:
-            session.execute(sa.update(PlanVersion).where(PlanVersion.id == version_id).values(
-                document=output, status="completed", completed_at=now, updated_at=now))
-            session.execute(sa.update(Plan).where(Plan.id == plan_id).values(status="completed", updated_at=now))
-        else:
-            session.execute(sa.update(PlanVersion).where(PlanVersion.id == version_id).values(updated_at=now))
-        session.execute(sa.update(StageRun).where(StageRun.id == run_id)
-                        .values(state="succeeded", finished_at=now, duration_seconds=duration))
+            sql(_SET_PLAN_STATUS, {"b_plan_id": plan_id, "b_status": "completed", "b_now": now})
+        sql(_RUN_SUCCEEDED, {"b_run_id": run_id, "b_now": now, "b_duration": duration})
         session.commit()
     except sa_exc.IntegrityError:
         # Another delivery of this message saved the stage first; theirs stands.

@@ -35,7 +35,7 @@ def save_task_rows(session: Session, version_id: int, output: dict) -> None:
     rows = [{"plan_version_id": version_id, "task_key": task["id"], "name": task["name"],
              "phase": task.get("phase", ""), "data": task} for task in output["tasks"]]
     if rows:
-        session.execute(sa.insert(PlanTask), rows)
+        session.connection().execute(sa.insert(PlanTask.__table__), rows)
 
 
 def save_risk_rows(session: Session, version_id: int, output: dict) -> None:
@@ -44,4 +44,4 @@ def save_risk_rows(session: Session, version_id: int, output: dict) -> None:
              "status": risk["status"], "score": risk["score"], "rank": risk["rank"], "data": risk}
             for risk in output["risks"]]
     if rows:
-        session.execute(sa.insert(PlanRisk), rows)
+        session.connection().execute(sa.insert(PlanRisk.__table__), rows)
