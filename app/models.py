@@ -120,6 +120,13 @@ class PlanTask(db.Model):
     data: Mapped[dict] = mapped_column(JSONDocument)
     status: Mapped[str] = mapped_column(sa.String(20), default="not_started")
     percent_complete: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    # Execution feedback (app/services/feedback.py): the latest reported actuals.
+    actual_start: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    actual_finish: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    remaining_hours: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    actual_cost: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    blocked_reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    status_date: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     row_version: Mapped[int] = mapped_column(sa.Integer, default=1)
 
     __mapper_args__ = {"version_id_col": row_version}
@@ -178,3 +185,89 @@ class ResourcePoolRecord(db.Model):
         return {"type": self.type, "capacity": self.capacity, "cost_rate": self.cost_rate,
                 "rate_unit": self.rate_unit, "currency": self.currency, "hours_per_day": self.hours_per_day,
                 "substitutes": list(self.substitutes or [])}
+
+
+# Ids of append-only logs: 64-bit on PostgreSQL; SQLite only autoincrements an INTEGER key.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class PlanProgress(db.Model):
+    """Per plan under execution: the feedback counter (the ETag of `PUT /plans/{id}`) and when it ran."""
+
+    __tablename__ = "plan_progress"
+
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True)
+    plan_version_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_versions.id", ondelete="CASCADE"), index=True)
+    feedback_seq: Mapped[int] = mapped_column(sa.Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    status_date: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class FeedbackEvent(db.Model):
+    """One task update of one feedback request, appended and never changed."""
+
+    __tablename__ = "feedback_events"
+    __table_args__ = (sa.Index("ix_feedback_events_plan_status_date", "plan_id", "status_date"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))
+    plan_version_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_versions.id", ondelete="CASCADE"))
+    plan_task_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_tasks.id", ondelete="CASCADE"), index=True)
+    task_key: Mapped[str] = mapped_column(sa.String(200))
+    seq: Mapped[int] = mapped_column(sa.Integer)  # the plan's feedback counter this request moved it to
+    status_date: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    update: Mapped[dict] = mapped_column(JSONDocument)  # the update as sent
+    state: Mapped[dict] = mapped_column(JSONDocument)  # the task's live state after it
+
+
+class IdempotencyKey(db.Model):
+    """A feedback request's `Idempotency-Key` with its body's digest and the answer given."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "key", name="uq_idempotency_keys_plan_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    request_digest: Mapped[str] = mapped_column(sa.String(64))
+    status_code: Mapped[int] = mapped_column(sa.Integer)
+    response: Mapped[dict] = mapped_column(JSONDocument)
+    etag: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+ISSUE_STATES = ("open", "resolved")
+
+
+class PlanIssue(db.Model):
+    """A blocked or failed task of a plan under execution, until someone resolves it."""
+
+    __tablename__ = "plan_issues"
+    __table_args__ = (sa.Index("ix_plan_issues_plan_status", "plan_id", "status"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))
+    plan_version_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_versions.id", ondelete="CASCADE"))
+    plan_task_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_tasks.id", ondelete="CASCADE"), index=True)
+    task_key: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # blocked | failed
+    severity: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    float_used_hours: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    opened_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    opened_by: Mapped[str] = mapped_column(sa.String(200))
+    status_date: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))  # the report that opened it
+    escalation_level: Mapped[int] = mapped_column(sa.Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    row_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}
