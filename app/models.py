@@ -15,11 +15,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+# The lifecycle's states and transitions: one table, planning/lifecycle.py (re-exported here).
+from planning.lifecycle import PLAN_STATES, VERSION_DONE_STATES, VERSION_STATES  # noqa: F401
 
 JSONDocument = sa.JSON().with_variant(JSONB(), "postgresql")
 
-PLAN_STATES = ("queued", "running", "completed", "failed", "cancelled")
-TERMINAL_STATES = ("completed", "failed", "cancelled")
+TERMINAL_STATES = ("completed", "failed", "cancelled")  # the pipeline's old names, until the lifecycle rename lands
 STAGE_RUN_STATES = ("running", "succeeded", "failed", "retrying", "abandoned", "duplicate")
 
 
@@ -47,6 +48,8 @@ class Plan(db.Model):
     goal_id: Mapped[str] = mapped_column(sa.ForeignKey("goals.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
     current_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    # The approved version: what progress is measured against (docs/lifecycle.md).
+    baseline_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -74,6 +77,25 @@ class PlanVersion(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     plan: Mapped[Plan] = relationship(back_populates="versions")
+
+
+class PlanApproval(db.Model):
+    """The one decision on one plan version: approved (by a person or automatically) or rejected.
+
+    Kept beside the immutable document; the plan view merges it into `approval`.
+    """
+
+    __tablename__ = "plan_approvals"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "version", name="uq_plan_approvals_plan_version"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    decision: Mapped[str] = mapped_column(sa.String(20))  # approved | rejected
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    auto: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    comment: Mapped[str | None] = mapped_column(sa.Text, nullable=True)  # the comment, or the rejection's reason
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class StageResult(db.Model):
@@ -115,6 +137,8 @@ class PlanTask(db.Model):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     plan_version_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_versions.id", ondelete="CASCADE"), index=True)
     task_key: Mapped[str] = mapped_column(sa.String(200))
+    # uuid5 of (plan id, task id): the same task keeps it in every version of its plan.
+    uid: Mapped[str] = mapped_column(sa.String(36), index=True)
     name: Mapped[str] = mapped_column(sa.String(500))
     phase: Mapped[str] = mapped_column(sa.String(200), default="")
     data: Mapped[dict] = mapped_column(JSONDocument)

@@ -32,7 +32,7 @@ class Stage:
     time_limit: Callable[[PlanningSettings], float]  # soft limit, seconds
     gather: Callable | None = None  # (StageInput) -> sources: I/O before the pure function
     effect: Callable | None = None  # (output, StageInput) -> output: I/O after, before the save
-    save_rows: Callable | None = None  # (session, version_id, output): rows beside the result
+    save_rows: Callable | None = None  # (session, version_id, output, StageInput): rows beside the result
     writes_document: bool = False  # its output is the plan document; saving it completes the version
 
     @property

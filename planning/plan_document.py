@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from planning.identity import task_uid
 from planning.stages.input import StageInput
 from planning.work_calendar import calendar_for
 
@@ -38,6 +39,7 @@ def build_plan_document(data: StageInput, assessment: dict) -> dict:
         slot = timing[task.id]
         tasks.append({
             "id": task.id,
+            "uid": task_uid(data.plan_id, task.id),
             "name": task.name,
             "description": task.description,
             "parent": task.parent,
@@ -97,8 +99,10 @@ def build_plan_document(data: StageInput, assessment: dict) -> dict:
         "schedule_risk": assessment["schedule_risk"],
         "risk_alerts": assessment["alerts"],
         "pre_assessment_risks": [risk["id"] for risk in data.results.get("risk", {}).get("risks", [])],
-        "approval": {"auto_approvable": settings.auto_approve_low_risk_plans and not assessment["blocks_auto_approval"],
-                     "blocked_by": assessment["alerts"]},
+        # Whether the plan may be approved without a person (no risk at alert level); the pipeline
+        # approves it when auto_approve_low_risk_plans is on. The decision itself is not part of
+        # the immutable document: the plan view merges it in (docs/lifecycle.md).
+        "approval": {"auto_approvable": not assessment["blocks_auto_approval"], "blocked_by": assessment["alerts"]},
         "allocations": allocations,
         "resource_pools": allocation["pools"],
         "resource_conflicts": allocation.get("conflicts", []),

@@ -93,7 +93,7 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
         db.session.rollback()
         _fail(version_id, run_id, f"{name}: internal error ({type(error).__name__})", started)
         return StageOutcome.STOP
-    return _save(stage, version_id, run_id, output, started)
+    return _save(stage, version_id, run_id, output, started, data)
 
 
 # Built once and run on the session's connection (not through the ORM): the stage path runs
@@ -188,7 +188,8 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
     return run_id, version.goal_document, facts
 
 
-def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: float) -> StageOutcome:
+def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: float,
+          data: StageInput) -> StageOutcome:
     """One transaction: the result, its rows, the run's success (and the document, for the last stage)."""
     session = db.session
     sql = session.connection().execute
@@ -209,7 +210,7 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
         stored = {"stored_as": "plan_versions.document"} if stage.writes_document else output
         sql(_INSERT_RESULT, {**keys, "b_output": stored})
         if stage.save_rows is not None:
-            stage.save_rows(session, version_id, output)
+            stage.save_rows(session, version_id, output, data)
         if stage.writes_document:
             sql(_SET_PLAN_STATUS, {"b_plan_id": plan_id, "b_status": "completed", "b_now": now})
         sql(_RUN_SUCCEEDED, {"b_run_id": run_id, "b_now": now, "b_duration": duration})

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.layer8 import layer8_client_for
 from app.models import PlanRisk, PlanTask
 from app.services.resources import gather_resource_sources, reserve_with_layer8
+from planning.identity import task_uid
 from planning.stages.input import StageInput
 
 
@@ -30,15 +31,15 @@ def confirm_layer8_holds(output: dict, data: StageInput) -> dict:
                                reference=f"{data.plan_id}/v{data.version}")
 
 
-def save_task_rows(session: Session, version_id: int, output: dict) -> None:
-    """One live row per task, for execution feedback."""
-    rows = [{"plan_version_id": version_id, "task_key": task["id"], "name": task["name"],
-             "phase": task.get("phase", ""), "data": task} for task in output["tasks"]]
+def save_task_rows(session: Session, version_id: int, output: dict, data: StageInput) -> None:
+    """One live row per task, for execution feedback, with the task's uid (stable across versions)."""
+    rows = [{"plan_version_id": version_id, "task_key": task["id"], "uid": task_uid(data.plan_id, task["id"]),
+             "name": task["name"], "phase": task.get("phase", ""), "data": task} for task in output["tasks"]]
     if rows:
         session.connection().execute(sa.insert(PlanTask.__table__), rows)
 
 
-def save_risk_rows(session: Session, version_id: int, output: dict) -> None:
+def save_risk_rows(session: Session, version_id: int, output: dict, data: StageInput) -> None:
     """One live row per risk, for mitigations."""
     rows = [{"plan_version_id": version_id, "risk_key": risk["id"], "category": risk["category"],
              "status": risk["status"], "score": risk["score"], "rank": risk["rank"], "data": risk}
