@@ -73,6 +73,8 @@ def parse_args() -> argparse.Namespace:
     """Command line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", choices=["procfile", "one-worker"], default="procfile")
+    p.add_argument("--procfile", type=Path, default=ROOT / "Procfile",
+                   help="the Procfile the procfile shape starts (e.g. Procfile.per-stage)")
     p.add_argument("--goal", default=str(ROOT / "examples/goals/website-launch.json"))
     p.add_argument("--goals", type=int, default=200, help="goals posted in the load phase")
     p.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients in the load phase")
@@ -91,10 +93,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def farm_entries(shape: str, with_flower: bool, concurrency: int, stages: tuple[str, ...]) -> dict[str, str]:
+def farm_entries(shape: str, with_flower: bool, concurrency: int, stages: tuple[str, ...],
+                 procfile_path: Path) -> dict[str, str]:
     """Entry name -> shell command, from the Procfile (and, for one-worker, one worker on every queue)."""
     procfile = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
+    for line in procfile_path.read_text().splitlines():
         name, sep, command = line.partition(":")
         if sep and name.strip() and not name.lstrip().startswith("#"):
             procfile[name.strip()] = command.strip()
@@ -547,7 +550,7 @@ def main() -> int:
             raise FarmError(f"flask db upgrade failed:\n{migrated.stdout}{migrated.stderr}")
         conn = psycopg2.connect(db_url)
         conn.autocommit = True  # each poll must see other processes' commits
-        farm = Farm(farm_entries(args.shape, args.with_flower, args.concurrency, stages), env, log_dir)
+        farm = Farm(farm_entries(args.shape, args.with_flower, args.concurrency, stages, args.procfile), env, log_dir)
         print(f"starting {', '.join(farm.entries)} (logs in {log_dir})", file=sys.stderr)
         farm.start()
         farm.wait_ready(base)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from app.stages import STAGE_NAMES as STAGES
@@ -12,33 +13,49 @@ from tasks.queues import QUEUE_NAMES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def procfile() -> dict[str, str]:
+def procfile(name: str = "Procfile") -> dict[str, str]:
     entries = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
+    for line in (ROOT / name).read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, _, command = line.partition(":")
             entries[name.strip()] = command.strip()
     return entries
 
 
-def test_procfile_starts_api_after_migration_and_one_worker_per_queue():
-    """web runs `db upgrade` then gunicorn; each queue has its own worker; beat and flower are there."""
-    entries = procfile()
+def _queues(command: str) -> set[str]:
+    """The queues a `celery worker -Q a,b` command consumes."""
+    words = command.split()
+    return set(words[words.index("-Q") + 1].split(",")) if "-Q" in words else set()
+
+
+@pytest.mark.parametrize("name", ["Procfile", "Procfile.per-stage"])
+def test_procfiles_start_api_after_migration_and_a_worker_for_every_queue(name):
+    """web runs `db upgrade` then gunicorn; every queue (from the registry) has a worker; beat and flower are there."""
+    entries = procfile(name)
     assert entries["web"].index("db upgrade") < entries["web"].index("gunicorn")
-    for queue in QUEUE_NAMES:
-        assert f"-Q {queue} " in entries[queue] and "tasks.worker:celery_app worker" in entries[queue]
+    workers = [command for command in entries.values() if "tasks.worker:celery_app worker" in command]
+    assert set(QUEUE_NAMES) <= set().union(*(_queues(command) for command in workers))
     assert "beat" in entries["beat"] and "flower" in entries["flower"]
+
+
+def test_per_stage_procfile_has_one_worker_per_queue():
+    """Procfile.per-stage gives each stage queue a pool of its own, named after it."""
+    entries = procfile("Procfile.per-stage")
+    for queue in QUEUE_NAMES:
+        assert _queues(entries[queue]) == {queue}
 
 
 def test_compose_runs_the_same_farm_from_one_image():
     """Compose has postgres and redis, and every Python service uses one image with its own command."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "api", "beat", "flower", *STAGES, "replan"} <= set(services)
+    assert {"postgres", "redis", "api", "worker", "beat", "flower", *STAGES, "replan"} <= set(services)
     python_services = [name for name in services if name not in ("postgres", "redis")]
     assert {services[name]["image"] for name in python_services} == {"layer2-planning:latest"}
-    for queue in QUEUE_NAMES:
-        assert f"-Q {queue} " in services[queue]["command"]
+    default = [s for s in services.values() if "profiles" not in s and "worker" in str(s.get("command", ""))]
+    assert set(QUEUE_NAMES) <= set().union(*(_queues(s["command"]) for s in default))
+    for queue in QUEUE_NAMES:  # the per-stage profile: a pool per queue
+        assert _queues(services[queue]["command"]) == {queue}
     assert "db upgrade" in services["api"]["command"] and "8082:8082" in services["api"]["ports"]
     env = services["api"]["environment"]
     assert env["DATABASE_URL"].startswith("postgresql://") and env["CELERY_BROKER_URL"].startswith("redis://")
