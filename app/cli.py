@@ -17,9 +17,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from planning.lifecycle import VERSION_DONE_STATES
+
 EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3
-TERMINAL = ("completed", "failed", "cancelled")
 
 
 class CliError(Exception):
@@ -90,7 +91,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if response.status_code >= 400:
             return _fail(_problem_line(response.get_json(silent=True) or {}))
         plan = client.get(response.headers["Location"]).get_json()
-    if plan["status"] != "completed":
+    if plan.get("version_status") != "ready":
         return _fail(f"planning failed: {plan.get('error', plan['status'])}")
     print(json.dumps(plan, indent=2) if args.json else render_plan(plan))
     return 0
@@ -124,7 +125,7 @@ def _demo(base_url: str, goal_path: str) -> None:
         _, plan = _http_json("GET", plan_url)
         stages = ", ".join(f"{name} {info['state']}" for name, info in plan.get("stages", {}).items())
         print(f"  plan {plan['id']} {plan['status']}: {stages}", flush=True)
-        if plan["status"] in TERMINAL:
+        if plan.get("version_status") in VERSION_DONE_STATES:  # no stage left to run
             break
         time.sleep(0.5)
     print()

@@ -15,12 +15,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+
 # The lifecycle's states and transitions: one table, planning/lifecycle.py (re-exported here).
 from planning.lifecycle import PLAN_STATES, VERSION_DONE_STATES, VERSION_STATES  # noqa: F401
 
 JSONDocument = sa.JSON().with_variant(JSONB(), "postgresql")
 
-TERMINAL_STATES = ("completed", "failed", "cancelled")  # the pipeline's old names, until the lifecycle rename lands
 STAGE_RUN_STATES = ("running", "succeeded", "failed", "retrying", "abandoned", "duplicate")
 
 
@@ -71,7 +71,8 @@ class PlanVersion(db.Model):
     error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     # Celery task ids of the chain, so DELETE can revoke what has not run yet.
     task_ids: Mapped[list | None] = mapped_column(JSONDocument, nullable=True)
-    document: Mapped[dict | None] = mapped_column(JSONDocument, nullable=True)
+    # Deferred: listing a plan's versions does not load every document; reading one loads it.
+    document: Mapped[dict | None] = mapped_column(JSONDocument, nullable=True, deferred=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.timeouts import RETRY_AFTER_SECONDS, dependency_reason
 from planning.errors import PlanningError
+from planning.lifecycle import TransitionError
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,12 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (
 class ApiProblem(Exception):
     """An error the API answers on purpose, with a status and a slug."""
 
-    def __init__(self, status: int, slug: str, title: str, detail: str = "", errors: list[dict] | None = None):
+    def __init__(self, status: int, slug: str, title: str, detail: str = "", errors: list[dict] | None = None,
+                 extra: dict | None = None):
         super().__init__(detail or title)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail
         self.errors = errors or []
+        self.extra = extra or {}  # RFC 9457 extension members
 
 
 def problem_response(status: int, slug: str, title: str, detail: str = "", errors: list[dict] | None = None,
@@ -111,7 +114,16 @@ def dependency_unavailable(dependency: str, error: BaseException):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiProblem)
     def _api_problem(error: ApiProblem):
-        return problem_response(error.status, error.slug, error.title, error.detail, error.errors)
+        return problem_response(error.status, error.slug, error.title, error.detail, error.errors, error.extra)
+
+    @app.errorhandler(TransitionError)
+    def _transition(error: TransitionError):
+        # A state change planning/lifecycle.py does not allow: say where it is and where it may go.
+        return problem_response(
+            409, "invalid-transition", "State transition not allowed", str(error),
+            extra={"entity": error.kind, "current_state": error.current, "requested_state": error.target,
+                   "allowed": list(error.allowed)},
+        )
 
     @app.errorhandler(ValidationError)
     def _validation(error: ValidationError):

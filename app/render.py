@@ -11,7 +11,7 @@ def render_plan(plan: dict, *, max_tasks: int = 60) -> str:
     lines: list[str] = []
     add = lines.append
     add(f"Plan {plan.get('id', '')} v{plan.get('version', 1)}: {plan.get('title', '')}  [{plan.get('status', '')}]")
-    if plan.get("status") != "completed" and "tasks" not in plan:
+    if "tasks" not in plan:  # not planned (yet): the envelope only
         if plan.get("error"):
             add(f"  error: {plan['error']}")
         return "\n".join(lines)

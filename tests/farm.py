@@ -154,7 +154,13 @@ def broker_leftovers(prefix: str, *, keep: tuple[str, ...] = ("dead_letter",)) -
     return left
 
 
-def wait_for_plan(base_url: str, plan_id: str, *, states=("completed", "failed", "cancelled"),
+# Plan states (planning/lifecycle.py) in which a plan's first planning has ended: planned (ready for
+# approval, or approved automatically when no risk is at alert level), failed or cancelled.
+PLANNED = ("ready", "approved")
+SETTLED = (*PLANNED, "failed", "cancelled")
+
+
+def wait_for_plan(base_url: str, plan_id: str, *, states=SETTLED,
                   timeout: float = 120.0) -> dict:
     deadline = time.monotonic() + timeout
     plan: dict = {}

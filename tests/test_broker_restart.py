@@ -83,7 +83,7 @@ def test_plan_queued_before_a_broker_restart_is_resumed(pg_url, throwaway_redis,
             # What beat does every minute, sent through the broker to the replan queue.
             app.extensions["celery"].send_task("layer2.resume_stalled_plans", queue="replan")
             plan = wait_for_plan(server.base_url, plan_id, timeout=60)
-            assert plan["status"] == "completed", plan.get("error")
+            assert plan["status"] in farm.PLANNED, plan.get("error")
         finally:
             worker.stop()
     finally:

@@ -12,9 +12,10 @@ import pytest
 from app.cli import main
 from tests.conftest import EXAMPLES
 
-PLAN_FIELDS = {"id", "version", "status", "stages", "tasks", "critical_path", "makespan_hours", "finish", "phases",
-               "milestones", "risks", "schedule_risk", "allocations", "cost", "solver", "warnings"}
-TASK_FIELDS = {"id", "name", "phase", "depends_on", "duration", "start", "finish", "es", "ef", "ls", "lf",
+PLAN_FIELDS = {"id", "version", "status", "version_status", "current_version", "baseline_version", "stages", "tasks",
+               "critical_path", "makespan_hours", "finish", "phases", "milestones", "risks", "schedule_risk",
+               "approval", "allocations", "cost", "solver", "warnings"}
+TASK_FIELDS = {"id", "uid", "name", "phase", "depends_on", "duration", "start", "finish", "es", "ef", "ls", "lf",
                "total_float", "critical", "resources"}
 
 
@@ -27,7 +28,7 @@ def test_post_returns_202_and_the_plan_is_complete(client, example_goal):
     assert response.headers["Location"] == f"/api/v1/plans/{body['id']}"
 
     plan = client.get(response.headers["Location"]).get_json()
-    assert plan["status"] == "completed"
+    assert plan["status"] == body["status"] == "ready" and plan["version_status"] == "ready"  # it has alerts
     assert PLAN_FIELDS <= set(plan)
     for task in plan["tasks"]:
         assert TASK_FIELDS <= set(task)
@@ -40,7 +41,7 @@ def test_goal_can_ask_for_the_cheapest_schedule(client, example_goal):
     """schedule_objective "cost" goes through the whole pipeline; the solver block says what was asked."""
     plan_id = client.post("/api/v1/plans", json=example_goal | {"schedule_objective": "cost"}).get_json()["id"]
     plan = client.get(f"/api/v1/plans/{plan_id}").get_json()
-    assert plan["status"] == "completed"
+    assert plan["version_status"] == "ready"
     assert plan["solver"]["requested_objective"] == "cost"
     assert plan["solver"]["solved_objective"] == "cost"  # the example's pools have prices
 
@@ -76,12 +77,19 @@ def test_cost_is_units_times_hours_times_rate(client, example_goal):
     assert plan["cost"]["within_budget"] is (expected <= example_goal["budget"] * 0.9)
 
 
-def test_completed_plan_cannot_be_cancelled(client, example_goal):
-    """DELETE on a finished plan answers 409 problem+json and leaves it completed."""
+def test_cancelled_plan_cannot_be_cancelled_again(client, example_goal):
+    """DELETE on a ready plan cancels it (its planned version stays ready); a second DELETE is a 409
+    problem naming the current state and the allowed moves (none: cancelled is final)."""
     plan_id = client.post("/api/v1/plans", json=example_goal).get_json()["id"]
     response = client.delete(f"/api/v1/plans/{plan_id}")
+    assert response.status_code == 200
+    assert response.get_json() == {"id": plan_id, "status": "cancelled", "version": 1, "version_status": "ready"}
+    response = client.delete(f"/api/v1/plans/{plan_id}")
     assert response.status_code == 409 and response.mimetype == "application/problem+json"
-    assert client.get(f"/api/v1/plans/{plan_id}").get_json()["status"] == "completed"
+    problem = response.get_json()
+    assert problem["current_state"] == "cancelled" and problem["allowed"] == []
+    plan = client.get(f"/api/v1/plans/{plan_id}").get_json()
+    assert plan["status"] == "cancelled" and plan["version_status"] == "ready" and plan["tasks"]
 
 
 def test_the_same_goal_gives_the_same_plan(client, example_goal):
@@ -110,7 +118,7 @@ def test_cli_plans_every_example_goal(goal_file, capsys):
     """`layer2-planning plan` on each example goal exits 0 and prints a readable plan."""
     assert main(["plan", str(EXAMPLES / goal_file)]) == 0
     out = capsys.readouterr().out
-    assert "Critical path:" in out and "Tasks (" in out and "[completed]" in out
+    assert "Critical path:" in out and "Tasks (" in out and ("[ready]" in out or "[approved]" in out)
     assert "finish risk: P50" in out and "mitigation:" in out
 
 
@@ -118,7 +126,7 @@ def test_cli_json_output_is_the_plan_document(capsys):
     """`--json` prints the full plan document."""
     assert main(["plan", str(EXAMPLES / "website-launch.json"), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["status"] == "completed" and PLAN_FIELDS <= set(plan)
+    assert plan["version_status"] == "ready" and PLAN_FIELDS <= set(plan)
 
 
 def test_cli_invalid_goal_exits_2_with_one_line(tmp_path, capsys):

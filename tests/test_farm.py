@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.models import PlanTask, PlanVersion, StageResult, StageRun
 from app.stages import STAGE_NAMES as STAGES
 from tests.conftest import load_example
-from tests.farm import wait_for_plan
+from tests.farm import PLANNED, wait_for_plan
 
 pytestmark = pytest.mark.farm
 
@@ -37,10 +37,10 @@ def test_goal_submitted_over_http_is_planned_by_workers(api_server, farm_app, st
     assert response.status_code == 202
     body = response.json()
     assert response.headers["Location"] == f"/api/v1/plans/{body['id']}"
-    assert body["status"] in ("queued", "running") and body["version"] == 1
+    assert body["status"] in ("queued", "planning") and body["version"] == 1
 
     plan = wait_for_plan(api_server.base_url, body["id"])
-    assert plan["status"] == "completed", plan.get("error")
+    assert plan["status"] in PLANNED and plan["version_status"] == "ready", plan.get("error")
     assert {task["id"] for task in plan["tasks"]} == {task["id"] for task in example_goal["tasks"]}
     assert plan["critical_path"] and plan["makespan_hours"] > 0
     for stage in STAGES:
@@ -58,7 +58,7 @@ def test_stages_can_run_on_separate_workers_per_queue(api_server, start_worker, 
     workers = {stage: start_worker(stage, queues=stage) for stage in STAGES}
     plan_id = requests.post(f"{api_server.base_url}/api/v1/plans", json=example_goal, timeout=10).json()["id"]
     plan = wait_for_plan(api_server.base_url, plan_id)
-    assert plan["status"] == "completed", plan.get("error")
+    assert plan["status"] in PLANNED and plan["version_status"] == "ready", plan.get("error")
     for stage, worker in workers.items():
         assert plan["stages"][stage]["worker"].startswith(worker.name)
 
@@ -70,7 +70,7 @@ def test_cancel_revokes_pending_stages(api_server, farm_app, start_worker, examp
     """DELETE while a stage runs: the plan is cancelled, later stages never run, no plan document is written."""
     start_worker("slow", LAYER2_TESTONLY_STAGE_DELAY="decompose=4")
     plan_id = requests.post(f"{api_server.base_url}/api/v1/plans", json=example_goal, timeout=10).json()["id"]
-    wait_for_plan(api_server.base_url, plan_id, states=("running",), timeout=30)
+    wait_for_plan(api_server.base_url, plan_id, states=("planning",), timeout=30)
     response = requests.delete(f"{api_server.base_url}/api/v1/plans/{plan_id}", timeout=10)
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
 

@@ -99,7 +99,7 @@ def test_body_must_be_a_json_object_with_resources(client):
 # reallocation flags ---------------------------------------------------------------------------
 
 
-def store_plan(session, *, pools: dict[str, str], status: str = "completed", current_version: int = 1) -> str:
+def store_plan(session, *, pools: dict[str, str], status: str = "ready", current_version: int = 1) -> str:
     """A plan whose current version allocated each type in `pools` from the pool source given."""
     document = {"allocations": [{"task_id": "t", "resource": kind, "requested_resource": kind} for kind in pools],
                 "resource_pools": [{"type": kind, "source": source} for kind, source in pools.items()]}
@@ -107,13 +107,13 @@ def store_plan(session, *, pools: dict[str, str], status: str = "completed", cur
     plan = Plan(goal=goal, status=status, current_version=current_version)
     session.add_all([goal, plan, PlanVersion(plan=plan, version=1, status=status, document=document)])
     if current_version == 2:
-        session.add(PlanVersion(plan=plan, version=2, status="completed", document={"allocations": []}))
+        session.add(PlanVersion(plan=plan, version=2, status="ready", document={"allocations": []}))
     session.commit()
     return plan.id
 
 
 def test_plans_using_a_changed_local_pool_are_flagged(client, embedded_app):
-    """Only completed current versions whose changed type came from a pool following the local set are flagged."""
+    """Only planned (ready) current versions whose changed type came from a pool following the local set are flagged."""
     with embedded_app.app_context():
         from app.extensions import db
         local = store_plan(db.session, pools={"engineer": "local"})
@@ -133,7 +133,7 @@ def test_a_real_plan_on_suggested_pools_is_flagged_when_the_local_pool_changes(c
             "start": "2027-01-04"}
     plan_id = client.post("/api/v1/plans", json=goal).get_json()["id"]
     plan = client.get(f"/api/v1/plans/{plan_id}").get_json()
-    assert plan["status"] == "completed"
+    assert plan["version_status"] == "ready"
     kind = plan["allocations"][0]["resource"]
     assert put(client, {"type": kind, "capacity": 5}).get_json()["flagged_plans"] == [plan_id]
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 @pytest.fixture
 def planned(client):
-    """A completed plan of the software delivery example, with its risks."""
+    """A planned (ready) plan of the software delivery example, with its risks."""
     from tests.conftest import load_example
 
     plan_id = client.post("/api/v1/plans", json=load_example("software-delivery-portal.json")).get_json()["id"]

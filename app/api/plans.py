@@ -9,9 +9,10 @@ from marshmallow import ValidationError
 
 from app.extensions import db
 from app.metrics import GOALS_RECEIVED, VALIDATION_ERRORS
-from app.models import PlanVersion
+from app.models import Plan
 from app.problems import ApiProblem
 from app.schemas import GoalCreate, PlanCancel
+from app.services import lifecycle
 from app.services import plans as plan_service
 from planning.errors import PlanningError
 from tasks.chain import chain_task_ids, enqueue_plan_version, revoke
@@ -61,15 +62,16 @@ def create_plan():
     if current_app.config["EMBEDDED"]:
         # Eager mode ran the whole chain inside enqueue: answer with where it ended.
         db.session.expire_all()
-        status = db.session.get(PlanVersion, version_id).status
+        status = db.session.get(Plan, plan_id).status
     body = {"id": plan_id, "status": status, "version": number}
     return body, 202, {"Location": f"/api/v1/plans/{plan_id}"}
 
 
 @bp.get("/<plan_id>")
 def get_plan(plan_id: str):
+    """The plan; `?version=N` shows version N (404 problem naming it when the plan has none)."""
     plan = _plan_or_404(plan_id)
-    return plan_service.plan_view(session=db.session, plan=plan)
+    return plan_service.plan_view(session=db.session, plan=plan, number=version_param("version"))
 
 
 @bp.delete("/<plan_id>")
@@ -77,16 +79,25 @@ def cancel_plan(plan_id: str):
     plan = _plan_or_404(plan_id)
     body = request.get_json(silent=True) if request.data else {}
     options = PlanCancel().load(body or {})
-    version, task_ids = plan_service.cancel_plan(session=db.session, plan=plan, actor=actor(),
-                                                 reason=options["reason"])
+    # A plan in a final state is a 409 naming its state and the allowed moves (none).
+    version, task_ids = lifecycle.cancel_plan(session=db.session, plan_id=plan.id, actor=actor(),
+                                              reason=options["reason"])
     try:
         revoke(task_ids)
     except Exception:  # broker away: the cancel is saved, and every stage checks it before running
         log.warning("could not revoke the pending stages of plan %s; they will find it cancelled", plan_id)
-    if version.status != "cancelled":
-        raise ApiProblem(409, "plan-finished", "Plan already finished",
-                         f"plan {plan_id} is {version.status} and cannot be cancelled")
-    return {"id": plan.id, "status": version.status, "version": version.version}
+    return {"id": plan.id, "status": plan.status, "version": version.version, "version_status": version.status}
+
+
+def version_param(name: str) -> int | None:
+    """A version number from the query string: None when absent, a 422 naming `name` when not a whole number >= 1."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ApiProblem(422, "invalid-request", "The request is not valid", f"{name} must be a version number",
+                         [{"field": name, "message": f"Not a version number: {raw!r} (a whole number, 1 or more)."}])
+    return int(raw)
 
 
 def _plan_or_404(plan_id: str):

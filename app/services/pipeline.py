@@ -23,10 +23,20 @@ from sqlalchemy import exc as sa_exc
 
 from app.extensions import db
 from app.metrics import PLANNING_ERRORS, PLANS_CREATED, STAGE_DURATION
-from app.models import TERMINAL_STATES, Goal, Plan, PlanVersion, StageResult, StageRun, utcnow
+from app.models import Goal, Plan, PlanApproval, PlanVersion, StageResult, StageRun, utcnow
+from app.services.lifecycle import (
+    AUDIT_TRANSITION,
+    AUTO_APPROVAL_COMMENT,
+    AUTO_APPROVER,
+    PIPELINE_ACTOR,
+    PLAN_FOLLOWS_VERSION,
+    plan_audit,
+    version_audit,
+)
 from app.stages import Stage, get_stage
 from planning.errors import PlanningError
 from planning.goal import Goal as PlanningGoal
+from planning.lifecycle import VERSION_DONE_STATES, check_plan_transition, check_version_transition
 from planning.settings import PlanningSettings
 from planning.stages.input import StageInput
 
@@ -102,7 +112,7 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
 _P = sa.bindparam
 _LOAD_VERSION = (
     sa.select(PlanVersion.status, PlanVersion.plan_id, PlanVersion.version, PlanVersion.created_at,
-              Goal.document.label("goal_document"))
+              Plan.status.label("plan_status"), Goal.document.label("goal_document"))
     .join(Plan, Plan.id == PlanVersion.plan_id).join(Goal, Goal.id == Plan.goal_id)
     .where(PlanVersion.id == _P("b_version_id"))
 )
@@ -124,23 +134,43 @@ _INSERT_RUN = sa.insert(StageRun).values(
 ).returning(StageRun.id)
 # Saving takes the version's row lock first (a cancel waits for the save, or the save sees it).
 _TOUCH_VERSION = (
-    sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status.not_in(TERMINAL_STATES))
+    sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status == "planning")
     .values(updated_at=_P("b_now")).returning(PlanVersion.plan_id)
 )
-_COMPLETE_VERSION = (
-    sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status.not_in(TERMINAL_STATES))
-    .values(updated_at=_P("b_now"), document=_P("b_document", type_=PlanVersion.document.type), status="completed",
+# planning -> ready, with the document: the version's plan is made.
+_VERSION_READY = (
+    sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status == "planning")
+    .values(updated_at=_P("b_now"), document=_P("b_document", type_=PlanVersion.document.type), status="ready",
             completed_at=_P("b_now")).returning(PlanVersion.plan_id)
+)
+# ready -> superseded: the plan's earlier ready versions, once a later one is ready.
+_SUPERSEDE_EARLIER = (
+    sa.update(PlanVersion)
+    .where(PlanVersion.plan_id == _P("b_plan_id"), PlanVersion.version < _P("b_version"), PlanVersion.status == "ready")
+    .values(status="superseded", updated_at=_P("b_now")).returning(PlanVersion.version)
 )
 _INSERT_RESULT = sa.insert(StageResult).values(
     plan_version_id=_P("b_version_id"), stage=_P("b_stage"), output=_P("b_output", type_=StageResult.output.type),
     created_at=_P("b_now"))
 _RUN_SUCCEEDED = sa.update(StageRun).where(StageRun.id == _P("b_run_id")).values(
     state="succeeded", finished_at=_P("b_now"), duration_seconds=_P("b_duration"))
-_SET_PLAN_STATUS = sa.update(Plan).where(Plan.id == _P("b_plan_id")).values(
-    status=_P("b_status"), updated_at=_P("b_now"))
-_START_VERSION = sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id")).values(
-    status="running", updated_at=_P("b_now"))
+# The plan follows its version only from the state it was read in (compare and set: a cancel
+# that lands in between wins, and the update then changes nothing).
+_SET_PLAN_STATUS = (
+    sa.update(Plan).where(Plan.id == _P("b_plan_id"), Plan.status == _P("b_from"))
+    .values(status=_P("b_status"), updated_at=_P("b_now")).returning(Plan.id)
+)
+_APPROVE_PLAN = (
+    sa.update(Plan).where(Plan.id == _P("b_plan_id"), Plan.status == _P("b_from"))
+    .values(status="approved", baseline_version=_P("b_version"), updated_at=_P("b_now")).returning(Plan.id)
+)
+_INSERT_AUTO_APPROVAL = sa.insert(PlanApproval).values(
+    plan_id=_P("b_plan_id"), version=_P("b_version"), decision="approved", actor=AUTO_APPROVER, auto=True,
+    comment=AUTO_APPROVAL_COMMENT, at=_P("b_now"))
+_START_VERSION = (
+    sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status == "queued")
+    .values(status="planning", updated_at=_P("b_now")).returning(PlanVersion.id)
+)
 
 
 def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker: str | None,
@@ -156,7 +186,7 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
         session.rollback()
         log.warning("stage %s: plan version %s does not exist; dropping the message", stage.name, version_id)
         return StageOutcome.STOP
-    if version.status in TERMINAL_STATES:
+    if version.status in VERSION_DONE_STATES:
         session.rollback()
         return StageOutcome.STOP
     results = dict(sql(_LOAD_RESULTS, {"b_version_id": version_id,
@@ -180,8 +210,7 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
             return StageOutcome.POISON
     run_id = sql(_INSERT_RUN, {**keys, "b_worker": worker}).scalar_one()
     if version.status == "queued":
-        sql(_START_VERSION, keys)
-        sql(_SET_PLAN_STATUS, {"b_plan_id": version.plan_id, "b_status": "running", "b_now": now})
+        _start_planning(sql, version_id, version, now)
     session.commit()
     facts = {"created_at": version.created_at, "results": results, "plan_id": version.plan_id,
              "version": version.version}
@@ -198,7 +227,8 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
     duration = round(time.monotonic() - started, 4)
     try:
         if stage.writes_document:
-            plan_id = sql(_COMPLETE_VERSION, {**keys, "b_document": output}).scalar()
+            check_version_transition("planning", "ready")
+            plan_id = sql(_VERSION_READY, {**keys, "b_document": output}).scalar()
         else:
             plan_id = sql(_TOUCH_VERSION, keys).scalar()
         if plan_id is None:
@@ -212,7 +242,7 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
         if stage.save_rows is not None:
             stage.save_rows(session, version_id, output, data)
         if stage.writes_document:
-            sql(_SET_PLAN_STATUS, {"b_plan_id": plan_id, "b_status": "completed", "b_now": now})
+            _finish_planning(sql, plan_id, data, output, now)
         sql(_RUN_SUCCEEDED, {"b_run_id": run_id, "b_now": now, "b_duration": duration})
         session.commit()
     except sa_exc.IntegrityError:
@@ -224,6 +254,45 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
     if stage.writes_document:
         PLANS_CREATED.inc()
     return StageOutcome.CONTINUE
+
+
+def _start_planning(sql, version_id: int, version, now) -> None:
+    """queued -> planning, for the version and (while it is first planned) the plan; audited."""
+    check_version_transition("queued", "planning")
+    if sql(_START_VERSION, {"b_version_id": version_id, "b_now": now}).first() is None:
+        return  # another delivery started it first
+    audits = [version_audit(version.plan_id, version.version, "queued", "planning", actor=PIPELINE_ACTOR, now=now)]
+    if version.plan_status == "queued":  # a later version (a replan) leaves the plan where it is
+        check_plan_transition(version.plan_status, "planning")
+        if sql(_SET_PLAN_STATUS, {"b_plan_id": version.plan_id, "b_from": version.plan_status,
+                                  "b_status": "planning", "b_now": now}).first() is not None:
+            audits.append(plan_audit(version.plan_id, version.plan_status, "planning", actor=PIPELINE_ACTOR, now=now))
+    sql(AUDIT_TRANSITION, audits)
+
+
+def _finish_planning(sql, plan_id: str, data: StageInput, document: dict, now) -> None:
+    """The version is ready (its document just saved): earlier ready versions are superseded, and a plan
+    being planned becomes ready, or approved (and baselined) when it may be approved automatically."""
+    number = data.version
+    audits = [version_audit(plan_id, number, "planning", "ready", actor=PIPELINE_ACTOR, now=now)]
+    for (earlier,) in sql(_SUPERSEDE_EARLIER, {"b_plan_id": plan_id, "b_version": number, "b_now": now}).all():
+        check_version_transition("ready", "superseded")
+        audits.append(version_audit(plan_id, earlier, "ready", "superseded", actor=PIPELINE_ACTOR, now=now,
+                                    by_version=number))
+    auto = data.settings.auto_approve_low_risk_plans and bool((document.get("approval") or {}).get("auto_approvable"))
+    target = "approved" if auto else "ready"
+    check_plan_transition("planning", target)
+    keys = {"b_plan_id": plan_id, "b_from": "planning", "b_version": number, "b_now": now}
+    if auto:
+        moved = sql(_APPROVE_PLAN, keys).first() is not None
+        if moved:
+            sql(_INSERT_AUTO_APPROVAL, keys)
+    else:
+        moved = sql(_SET_PLAN_STATUS, {**keys, "b_status": "ready"}).first() is not None
+    if moved:
+        audits.append(plan_audit(plan_id, "planning", target, actor=AUTO_APPROVER if auto else PIPELINE_ACTOR,
+                                 now=now, version=number))
+    sql(AUDIT_TRANSITION, audits)
 
 
 def _mark_run(run_id: int, state: str, error: str | None, started: float) -> None:
@@ -238,11 +307,21 @@ def _mark_run(run_id: int, state: str, error: str | None, started: float) -> Non
 
 
 def _set_failed(version_id: int, reason: str) -> None:
+    """The version fails (and the plan, while it is first being planned); both audited."""
     session = db.session
     version = session.get(PlanVersion, version_id, with_for_update=True, populate_existing=True)
-    if version is not None and version.status not in TERMINAL_STATES:
-        version.status, version.error, version.updated_at = "failed", reason, utcnow()
-        session.execute(sa.update(Plan).where(Plan.id == version.plan_id).values(status="failed"))
+    if version is not None and version.status not in VERSION_DONE_STATES:
+        now = utcnow()
+        check_version_transition(version.status, "failed")
+        audits = [version_audit(version.plan_id, version.version, version.status, "failed", actor=PIPELINE_ACTOR,
+                                now=now, reason=reason)]
+        version.status, version.error, version.updated_at = "failed", reason, now
+        plan = session.get(Plan, version.plan_id, with_for_update=True, populate_existing=True)
+        if plan.status in PLAN_FOLLOWS_VERSION:
+            check_plan_transition(plan.status, "failed")
+            audits.append(plan_audit(plan.id, plan.status, "failed", actor=PIPELINE_ACTOR, now=now, reason=reason))
+            plan.status, plan.updated_at = "failed", now
+        session.execute(AUDIT_TRANSITION, audits)
         PLANNING_ERRORS.inc()
         log.warning("plan version %s failed: %s", version_id, reason)
     session.commit()

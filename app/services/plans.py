@@ -9,11 +9,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.models import TERMINAL_STATES, Goal, Plan, PlanVersion, StageRun, new_id, utcnow
-from app.services import audit
+from app.models import Goal, Plan, PlanVersion, StageRun, new_id, utcnow
+from app.services import audit, lifecycle
 from app.stages import STAGE_NAMES
 from planning.errors import PlanningError
 from planning.goal import Goal as PlanningGoal
+from planning.identity import task_uid
 from planning.settings import PlanningSettings
 from planning.stages.input import domain_library
 
@@ -83,45 +84,49 @@ def stage_states(*, session: Session, version: PlanVersion) -> dict:
     return states
 
 
-def plan_view(*, session: Session, plan: Plan) -> dict:
-    version = current_version(plan)
-    view = {
+def plan_view(*, session: Session, plan: Plan, number: int | None = None) -> dict:
+    """The plan as GET shows it: `status` is the plan's lifecycle state, `version_status` the shown
+    version's; the document is merged in once the version is planned (ready, or superseded since).
+
+    `number` picks a version (default: the current one); lifecycle.VersionNotFound if it has none.
+    """
+    if number is None:
+        version = current_version(plan)
+    else:
+        version = next((v for v in plan.versions if v.version == number), None)
+        if version is None:
+            raise lifecycle.VersionNotFound(plan.id, number)
+    envelope = {
         "id": plan.id,
         "version": version.version,
-        "status": version.status,
+        "status": plan.status,
+        "version_status": version.status,
+        "current_version": plan.current_version,
+        "baseline_version": plan.baseline_version,
         "created_at": _iso(version.created_at),
-        "updated_at": _iso(version.updated_at),
-        "stages": stage_states(session=session, version=version),
-        "versions": [{"version": v.version, "status": v.status, "reason": v.reason} for v in plan.versions],
+        "updated_at": _iso(max(version.updated_at, plan.updated_at)),
     }
+    view = {**envelope,
+            "stages": stage_states(session=session, version=version),
+            "versions": [{"version": v.version, "status": v.status, "reason": v.reason} for v in plan.versions]}
     if version.error:
         view["error"] = version.error
-    if version.status == "completed" and version.document:
-        view.update(version.document)
-        view["id"], view["version"], view["status"] = plan.id, version.version, version.status
+    if version.status in lifecycle.PLANNED_VERSION_STATES and version.document:
+        document = version.document
+        view.update(document)
+        view.update(envelope)
+        view["approval"] = lifecycle.approval_view(session=session, plan_id=plan.id, version=version.version,
+                                                   document=document)
+        tasks = view.get("tasks") or []
+        if tasks and "uid" not in tasks[0]:  # planned before task uids existed: the same uids, derived
+            view["tasks"] = [{"uid": task_uid(plan.id, task["id"]), **task} for task in tasks]
     return view
-
-
-def cancel_plan(*, session: Session, plan: Plan, actor: str, reason: str) -> tuple[PlanVersion, list[str]]:
-    """Mark the current version cancelled; returns the task ids still worth revoking."""
-    version = current_version(plan)
-    if version.status in TERMINAL_STATES:
-        return version, []
-    before = {"status": version.status}
-    version.status = "cancelled"
-    version.error = reason
-    version.updated_at = utcnow()
-    plan.status = "cancelled"
-    audit.record(actor=actor, action="plan.cancel", entity="plan", entity_id=plan.id,
-                 before=before, after={"status": "cancelled", "reason": reason})
-    session.commit()
-    return version, list(version.task_ids or [])
 
 
 def stalled_versions(*, session: Session, older_than_seconds: int) -> list[PlanVersion]:
     """Versions not finished and untouched for a while: their messages may have been lost."""
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    query = sa.select(PlanVersion).where(PlanVersion.status.in_(("queued", "running")),
+    query = sa.select(PlanVersion).where(PlanVersion.status.in_(("queued", "planning")),
                                          PlanVersion.updated_at < cutoff)
     return list(session.execute(query).scalars())
 

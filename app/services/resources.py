@@ -64,7 +64,7 @@ def replace_pools(*, session: Session, pools: list[dict], actor: str) -> dict:
 
 
 def plans_using(*, session: Session, types: Iterable[str]) -> list[str]:
-    """Ids of plans whose current completed version allocates one of `types` from a pool that
+    """Ids of plans whose current planned (ready) version allocates one of `types` from a pool that
     follows the local set (not the goal's own, not Layer 8's).
 
     Reads each such version's document: fine for thousands of plans; a JSONB index would be
@@ -76,7 +76,7 @@ def plans_using(*, session: Session, types: Iterable[str]) -> list[str]:
     query = (
         sa.select(Plan.id, PlanVersion.document)
         .join(PlanVersion, sa.and_(PlanVersion.plan_id == Plan.id, PlanVersion.version == Plan.current_version))
-        .where(PlanVersion.status == "completed")
+        .where(PlanVersion.status == "ready")
         .order_by(Plan.id)
     )
     flagged = []

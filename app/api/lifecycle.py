@@ -1,0 +1,123 @@
+"""The plan lifecycle over HTTP: approve, reject, the versions and what changed between two.
+
+    POST /api/v1/plans/{id}/approve   {"comment"?, "version"?}   ready -> approved (the baseline)
+    POST /api/v1/plans/{id}/reject    {"reason", "version"?}     ready -> rejected
+    GET  /api/v1/plans/{id}/versions                             every version, headline numbers
+    GET  /api/v1/plans/{id}/diff?from=N&to=M                     planning.progress.diff of two versions
+
+A move planning/lifecycle.py does not allow is a 409 naming the current state and the
+allowed ones (app/problems.py). The actor is the X-Actor header until the API has security.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from app.api.plans import _plan_or_404, actor, json_body, version_param
+from app.extensions import db
+from app.problems import ApiProblem, flatten_marshmallow, problem_response
+from app.services import lifecycle
+
+bp = Blueprint("lifecycle", __name__, url_prefix="/api/v1/plans")
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+class PlanApprove(Schema):
+    class Meta:
+        unknown = RAISE
+
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    # The version the approver looked at: refused (409) if the plan has moved on since.
+    version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+
+
+class PlanReject(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank])
+    version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+
+
+APPROVE_SCHEMA, REJECT_SCHEMA = PlanApprove(), PlanReject()
+
+
+def _load(schema: Schema) -> dict:
+    """The body through `schema`; an empty body is `{}`; field errors are a 422 naming each field."""
+    body = json_body() if request.get_data(cache=True) else {}
+    try:
+        return schema.load(body)
+    except ValidationError as error:
+        errors = flatten_marshmallow(error.messages)
+        raise ApiProblem(422, "invalid-request", "The request is not valid",
+                         f"{len(errors)} field(s) failed validation", errors) from None
+
+
+def _decision_body(decision: lifecycle.Decision) -> dict:
+    plan = _plan_or_404(decision.plan_id)
+    version = lifecycle.version_row(session=db.session, plan_id=plan.id, number=decision.version)
+    approval = lifecycle.approval_view(session=db.session, plan_id=plan.id, version=decision.version,
+                                       document=version.document or {})
+    return {"id": plan.id, "status": plan.status, "version": decision.version,
+            "baseline_version": plan.baseline_version, "approval": approval}
+
+
+@bp.post("/<plan_id>/approve")
+def approve(plan_id: str):
+    _plan_or_404(plan_id)
+    options = _load(APPROVE_SCHEMA)
+    decision = lifecycle.approve_plan(session=db.session, plan_id=plan_id, actor=actor(),
+                                      comment=options["comment"], version=options["version"])
+    return _decision_body(decision)
+
+
+@bp.post("/<plan_id>/reject")
+def reject(plan_id: str):
+    _plan_or_404(plan_id)
+    options = _load(REJECT_SCHEMA)
+    decision = lifecycle.reject_plan(session=db.session, plan_id=plan_id, actor=actor(),
+                                     reason=options["reason"].strip(), version=options["version"])
+    return _decision_body(decision)
+
+
+@bp.get("/<plan_id>/versions")
+def versions(plan_id: str):
+    plan = _plan_or_404(plan_id)
+    return lifecycle.list_versions(session=db.session, plan=plan)
+
+
+@bp.get("/<plan_id>/diff")
+def diff(plan_id: str):
+    plan = _plan_or_404(plan_id)
+    before, after = version_param("from"), version_param("to")
+    default_before, default_after = lifecycle.default_diff_range(plan)
+    before = default_before if before is None else before
+    after = default_after if after is None else after
+    if before is None:
+        raise ApiProblem(422, "invalid-request", "The request is not valid",
+                         "nothing to compare by default (one version, no other baseline): name the versions",
+                         [{"field": "from", "message": "Missing: the plan has no earlier version to compare with."}])
+    return lifecycle.diff_versions(session=db.session, plan=plan, before=before, after=after)
+
+
+@bp.app_errorhandler(lifecycle.VersionNotFound)
+def _version_not_found(error: lifecycle.VersionNotFound):
+    return problem_response(404, "version-not-found", "Plan version not found", str(error),
+                            extra={"version": error.number})
+
+
+@bp.app_errorhandler(lifecycle.VersionNotPlanned)
+def _version_not_planned(error: lifecycle.VersionNotPlanned):
+    return problem_response(409, "version-not-planned", "The version has no plan", str(error),
+                            extra={"version": error.number, "version_status": error.status})
+
+
+@bp.app_errorhandler(lifecycle.VersionMismatch)
+def _version_mismatch(error: lifecycle.VersionMismatch):
+    return problem_response(409, "version-mismatch", "Not the current version", str(error),
+                            extra={"version": error.asked, "current_version": error.current})

@@ -1,0 +1,255 @@
+"""The plan lifecycle behind the API: approve, reject, cancel, the versions and their diff.
+
+Every state change asks `planning.lifecycle` first (a refused one raises TransitionError,
+which the API answers with a 409 naming the current state and the allowed ones) and leaves
+an audit row named after the state reached (`plan.approved`, `plan_version.ready`). The
+pipeline's own transitions (planning, ready, auto-approval, failed) use the same audit
+statement, built once, from `app/services/pipeline.py`.
+
+The plan document of a version is immutable; the approval decision lives in
+`plan_approvals` (one per plan version) and the approved version is the plan's
+`baseline_version`. `approval_view` merges the two into the document's `approval` block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.models import AuditEntry, Plan, PlanApproval, PlanVersion, utcnow
+from app.services import audit
+from planning.lifecycle import check_plan_transition, check_version_transition
+
+PIPELINE_ACTOR = "layer2-pipeline"
+AUTO_APPROVER = "layer2-auto-approval"
+AUTO_APPROVAL_COMMENT = "approved automatically: no risk at alert level (auto_approve_low_risk_plans)"
+# A plan follows its version's states only while it is first being planned; a later version
+# (a replan, issue 14) leaves the plan where it is (approved, executing ...).
+PLAN_FOLLOWS_VERSION = ("queued", "planning")
+# Versions that carry a plan document: it is shown, listed and compared only for these.
+PLANNED_VERSION_STATES = ("ready", "superseded")
+
+_P = sa.bindparam
+# The pipeline's audit row for a transition, built once (its values are bind parameters).
+AUDIT_TRANSITION = sa.insert(AuditEntry).values(
+    actor=_P("b_actor"), action=_P("b_action"), entity=_P("b_entity"), entity_id=_P("b_entity_id"),
+    at=_P("b_now"), before_digest=_P("b_before"), after_digest=_P("b_after"))
+
+
+def plan_audit(plan_id: str, current: str, target: str, *, actor: str, now, **after) -> dict:
+    """Bind parameters of AUDIT_TRANSITION for a plan moving from `current` to `target`."""
+    return {"b_actor": actor, "b_action": f"plan.{target}", "b_entity": "plan", "b_entity_id": plan_id,
+            "b_now": now, "b_before": audit.digest({"status": current}),
+            "b_after": audit.digest({"status": target, **after})}
+
+
+def version_audit(plan_id: str, number: int, current: str, target: str, *, actor: str, now, **after) -> dict:
+    """Bind parameters of AUDIT_TRANSITION for a plan version moving from `current` to `target`."""
+    return {"b_actor": actor, "b_action": f"plan_version.{target}", "b_entity": "plan_version",
+            "b_entity_id": f"{plan_id}/v{number}", "b_now": now, "b_before": audit.digest({"status": current}),
+            "b_after": audit.digest({"status": target, **after})}
+
+
+class VersionNotFound(LookupError):
+    def __init__(self, plan_id: str, number: int):
+        self.plan_id, self.number = plan_id, number
+        super().__init__(f"plan {plan_id} has no version {number}")
+
+
+class VersionNotPlanned(RuntimeError):
+    """The version has no plan document (it is queued, planning, failed or cancelled)."""
+
+    def __init__(self, number: int, status: str, why: str):
+        self.number, self.status = number, status
+        super().__init__(f"version {number} is {status}: {why}")
+
+
+class VersionMismatch(RuntimeError):
+    def __init__(self, asked: int, current: int):
+        self.asked, self.current = asked, current
+        super().__init__(f"version {asked} is not the current version ({current}); read the plan again")
+
+
+@dataclass(frozen=True)
+class Decision:
+    plan_id: str
+    status: str
+    version: int
+    baseline_version: int | None
+
+
+# -- approval ---------------------------------------------------------------------------
+
+def approve_plan(*, session: Session, plan_id: str, actor: str, comment: str | None = None,
+                 version: int | None = None) -> Decision:
+    """ready -> approved: the current version becomes the baseline."""
+    return _decide(session, plan_id, "approved", actor=actor, comment=comment, version=version)
+
+
+def reject_plan(*, session: Session, plan_id: str, actor: str, reason: str, version: int | None = None) -> Decision:
+    """ready -> rejected (final): the reason is kept with the decision."""
+    return _decide(session, plan_id, "rejected", actor=actor, comment=reason, version=version)
+
+
+def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment: str | None,
+            version: int | None) -> Decision:
+    plan = _lock_plan(session, plan_id)
+    check_plan_transition(plan.status, target)
+    current = _version_row(session, plan_id, plan.current_version)
+    if version is not None and version != current.version:
+        raise VersionMismatch(version, current.version)
+    if current.status != "ready":
+        raise VersionNotPlanned(current.version, current.status, f"only a ready version can be {target}")
+    now = utcnow()
+    session.execute(sa.insert(PlanApproval).values(
+        plan_id=plan_id, version=current.version, decision=target, actor=actor, auto=False, comment=comment, at=now))
+    before = plan.status
+    plan.status, plan.updated_at = target, now
+    if target == "approved":
+        plan.baseline_version = current.version
+    audit.record(actor=actor, action=f"plan.{target}", entity="plan", entity_id=plan_id, before={"status": before},
+                 after={"status": target, "version": current.version, "comment": comment})
+    session.commit()
+    return Decision(plan_id, plan.status, current.version, plan.baseline_version)
+
+
+def approval_view(*, session: Session, plan_id: str, version: int, document: dict) -> dict:
+    """The document's `approval` block with the decision on this version merged in."""
+    row = session.execute(sa.select(PlanApproval).where(
+        PlanApproval.plan_id == plan_id, PlanApproval.version == version)).scalar_one_or_none()
+    stored = document.get("approval") or {}
+    return {
+        "state": row.decision if row else "pending",
+        "by": row.actor if row else None,
+        "at": _iso(row.at) if row else None,
+        "auto": bool(row.auto) if row else False,
+        "comment": row.comment if row else None,
+        "auto_approvable": stored.get("auto_approvable"),
+        "blocked_by": stored.get("blocked_by", []),
+    }
+
+
+# -- cancel -----------------------------------------------------------------------------
+
+def cancel_plan(*, session: Session, plan_id: str, actor: str, reason: str) -> tuple[PlanVersion, list[str]]:
+    """The plan becomes cancelled; its current version too while it is still being planned.
+
+    Returns the version and the task ids still worth revoking. Takes the version's row lock
+    first, as a stage's save does, so a save in flight either lands before (and the plan is
+    cancelled as planned) or finds the version cancelled and keeps nothing.
+    """
+    number = session.execute(sa.select(Plan.current_version).where(Plan.id == plan_id)).scalar_one()
+    version = session.execute(
+        sa.select(PlanVersion).where(PlanVersion.plan_id == plan_id, PlanVersion.version == number)
+        .with_for_update().execution_options(populate_existing=True)).scalar_one()
+    plan = _lock_plan(session, plan_id)
+    check_plan_transition(plan.status, "cancelled")
+    now = utcnow()
+    revocable: list[str] = []
+    if version.status in ("queued", "planning"):
+        check_version_transition(version.status, "cancelled")
+        audit.record(actor=actor, action="plan_version.cancelled", entity="plan_version",
+                     entity_id=f"{plan_id}/v{version.version}", before={"status": version.status},
+                     after={"status": "cancelled", "reason": reason})
+        version.status, version.error, version.updated_at = "cancelled", reason, now
+        revocable = list(version.task_ids or [])
+    audit.record(actor=actor, action="plan.cancelled", entity="plan", entity_id=plan_id,
+                 before={"status": plan.status}, after={"status": "cancelled", "reason": reason})
+    plan.status, plan.updated_at = "cancelled", now
+    session.commit()
+    return version, revocable
+
+
+# -- versions ---------------------------------------------------------------------------
+
+def version_row(*, session: Session, plan_id: str, number: int) -> PlanVersion:
+    """One version of a plan, or VersionNotFound."""
+    return _version_row(session, plan_id, number)
+
+
+def list_versions(*, session: Session, plan: Plan) -> dict:
+    """Every version with its headline numbers, read from the documents in SQL (no document is loaded)."""
+    doc = PlanVersion.document
+    query = (
+        sa.select(PlanVersion.version, PlanVersion.status, PlanVersion.reason, PlanVersion.error,
+                  PlanVersion.created_at, PlanVersion.completed_at,
+                  doc["makespan_hours"].as_float().label("makespan_hours"),
+                  doc["finish"].as_string().label("finish"),
+                  doc[("cost", "total")].as_float().label("cost_total"),
+                  doc[("cost", "currency")].as_string().label("currency"),
+                  doc[("schedule_risk", "p80")].as_float().label("p80_hours"),
+                  doc[("schedule_risk", "p80_date")].as_string().label("p80_date"),
+                  PlanApproval.decision, PlanApproval.auto)
+        .outerjoin(PlanApproval, sa.and_(PlanApproval.plan_id == PlanVersion.plan_id,
+                                         PlanApproval.version == PlanVersion.version))
+        .where(PlanVersion.plan_id == plan.id)
+        .order_by(PlanVersion.version)
+    )
+    versions = []
+    for row in session.execute(query):
+        versions.append({
+            "version": row.version,
+            "status": row.status,
+            "reason": row.reason,
+            "created_at": _iso(row.created_at),
+            "completed_at": _iso(row.completed_at),
+            "makespan_hours": _number(row.makespan_hours),
+            "finish": row.finish,
+            "cost_total": row.cost_total,
+            "currency": row.currency,
+            "p80_hours": row.p80_hours,
+            "p80_date": row.p80_date,
+            "approval": row.decision or ("pending" if row.status in PLANNED_VERSION_STATES else None),
+            "auto_approved": bool(row.auto) if row.decision == "approved" else None,
+            "baseline": row.version == plan.baseline_version,
+            **({"error": row.error} if row.error else {}),
+        })
+    return {"id": plan.id, "status": plan.status, "current_version": plan.current_version,
+            "baseline_version": plan.baseline_version, "versions": versions}
+
+
+def diff_versions(*, session: Session, plan: Plan, before: int, after: int) -> dict:
+    """What changed from version `before` to version `after` (planning.progress.diff)."""
+    from planning.progress.diff import diff_plans  # the pure diff, loaded on first use
+
+    documents = {}
+    for number in (before, after):
+        row = _version_row(session, plan.id, number)
+        if row.status not in PLANNED_VERSION_STATES or not row.document:
+            raise VersionNotPlanned(number, row.status, "it has no plan to compare")
+        documents[number] = row.document
+    return {"id": plan.id, "from": before, "to": after, **diff_plans(documents[before], documents[after])}
+
+
+def default_diff_range(plan: Plan) -> tuple[int | None, int]:
+    """`to` defaults to the current version, `from` to the baseline (or the version before `to`)."""
+    to = plan.current_version
+    if plan.baseline_version is not None and plan.baseline_version != to:
+        return plan.baseline_version, to
+    return (to - 1 if to > 1 else None), to
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def _lock_plan(session: Session, plan_id: str) -> Plan:
+    plan = session.execute(sa.select(Plan).where(Plan.id == plan_id).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one()
+    return plan
+
+
+def _version_row(session: Session, plan_id: str, number: int) -> PlanVersion:
+    row = session.execute(sa.select(PlanVersion).where(
+        PlanVersion.plan_id == plan_id, PlanVersion.version == number)).scalar_one_or_none()
+    if row is None:
+        raise VersionNotFound(plan_id, number)
+    return row
+
+
+def _number(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
