@@ -97,3 +97,30 @@ def test_domain_error_fails_plan_without_retry(api_server, farm_app, start_worke
     runs = [r for r in _rows(farm_app, StageRun, _version_id(farm_app, plan_id)) if r.stage == "decompose"]
     assert [r.state for r in runs] == ["failed"]
     assert plan["stages"]["allocate"]["state"] == "pending"
+
+
+def test_plan_is_ready_then_approved_over_http(api_server, farm_app, start_worker, example_goal):
+    """On the farm: the workers leave the plan ready (it has alerts); an approve over HTTP makes it the baseline."""
+    from app.extensions import db
+    from app.models import AuditEntry
+
+    start_worker("all")
+    base = api_server.base_url
+    plan_id = requests.post(f"{base}/api/v1/plans", json=example_goal, timeout=10).json()["id"]
+    plan = wait_for_plan(base, plan_id)
+    assert (plan["status"], plan["version_status"], plan["approval"]["state"]) == ("ready", "ready", "pending")
+    assert all(task["uid"] for task in plan["tasks"])
+
+    response = requests.post(f"{base}/api/v1/plans/{plan_id}/approve", json={"comment": "go"},
+                             headers={"X-Actor": "alice"}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert (response.json()["status"], response.json()["baseline_version"]) == ("approved", 1)
+    again = requests.post(f"{base}/api/v1/plans/{plan_id}/approve", timeout=10)
+    assert again.status_code == 409 and again.json()["allowed"] == ["executing", "cancelled"]
+    versions = requests.get(f"{base}/api/v1/plans/{plan_id}/versions", timeout=10).json()["versions"]
+    assert [(v["status"], v["approval"], v["baseline"]) for v in versions] == [("ready", "approved", True)]
+    assert versions[0]["makespan_hours"] == plan["makespan_hours"]  # read from the JSONB document in SQL
+    with farm_app.app_context():
+        actions = db.session.execute(sa.select(AuditEntry.action).where(AuditEntry.entity_id == plan_id)
+                                     .order_by(AuditEntry.id)).scalars().all()
+    assert actions == ["plan.create", "plan.planning", "plan.ready", "plan.approved"]

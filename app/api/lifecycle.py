@@ -40,7 +40,7 @@ class PlanReject(Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank])
+    reason = fields.String(required=True, validate=[validate.Length(max=2000), _not_blank])
     version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
 
 
