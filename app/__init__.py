@@ -33,13 +33,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     celery_init_app(app)
 
-    from app.api import health, lifecycle, plans, resources, risks
+    from app.api import health, lifecycle, plans, progress, resources, risks
     from app.metrics import init_metrics
     from app.problems import register_error_handlers
 
     app.register_blueprint(health.bp)
     app.register_blueprint(plans.bp)
     app.register_blueprint(lifecycle.bp)
+    app.register_blueprint(progress.bp)
     app.register_blueprint(risks.bp)
     app.register_blueprint(resources.bp)
     register_error_handlers(app)

@@ -29,6 +29,13 @@ class PlanningSettings:
     schedule_time_limit_seconds: float = 10.0
     hours_per_day: int = 8
     holidays: tuple[str, ...] = field(default_factory=tuple)  # ISO dates
+    # Open issues (a blocked or failed task) escalate one level each time their age passes
+    # another multiple of their severity's threshold, in wall-clock hours, up to the max level.
+    issue_escalation_hours_low: float = 72.0
+    issue_escalation_hours_medium: float = 24.0
+    issue_escalation_hours_high: float = 8.0
+    issue_escalation_hours_critical: float = 2.0
+    issue_escalation_max_level: int = 3
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -61,7 +68,19 @@ class PlanningSettings:
             out.append("schedule_time_limit_seconds must be positive")
         if not 1 <= self.hours_per_day <= 24:
             out.append("hours_per_day must be between 1 and 24")
+        for severity, hours in self.escalation_thresholds.items():
+            if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours < float("inf"):
+                out.append(f"issue_escalation_hours_{severity} must be a positive number of hours")
+        if isinstance(self.issue_escalation_max_level, bool) or not isinstance(self.issue_escalation_max_level, int) \
+                or not 1 <= self.issue_escalation_max_level <= 10:
+            out.append("issue_escalation_max_level must be a whole number from 1 to 10")
         return out
+
+    @property
+    def escalation_thresholds(self) -> dict[str, float]:
+        """Hours an open issue of each severity may age before it escalates (again)."""
+        return {"low": self.issue_escalation_hours_low, "medium": self.issue_escalation_hours_medium,
+                "high": self.issue_escalation_hours_high, "critical": self.issue_escalation_hours_critical}
 
     @classmethod
     def field_names(cls) -> list[str]:
