@@ -40,7 +40,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
-TERMINAL = ("completed", "failed", "cancelled")
+TERMINAL = ("ready", "failed", "cancelled")  # version states in which planning has ended (docs/lifecycle.md)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -402,7 +402,7 @@ def analyse(conn, plan_ids: list[str], stages: tuple[str, ...]) -> dict:
             # finalize sets completed_at in the transaction that closes its run, so this is rarely positive.
             if completed is not None and (completed - previous_end).total_seconds() > 0:
                 handoffs[f"{previous} → completed"].append((completed - previous_end).total_seconds())
-    done = [v for v in versions if v[1] == "completed"]
+    done = [v for v in versions if v[1] == "ready"]  # planned (the plan itself may be ready or approved)
     latency = [(v[3] - v[2]).total_seconds() for v in done]
     span = (max(v[3] for v in done) - min(v[2] for v in versions)).total_seconds() if done else 0
     return {

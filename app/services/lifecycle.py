@@ -6,6 +6,9 @@ an audit row named after the state reached (`plan.approved`, `plan_version.ready
 pipeline's own transitions (planning, ready, auto-approval, failed) use the same audit
 statement, built once, from `app/services/pipeline.py`.
 
+Other services move a plan the same way: `lock_plan`, then `move_plan` (checks, sets, audits)
+in their own transaction; execution feedback takes an approved plan to executing so.
+
 The plan document of a version is immutable; the approval decision lives in
 `plan_approvals` (one per plan version) and the approved version is the plan's
 `baseline_version`. `approval_view` merges the two into the document's `approval` block.
@@ -93,9 +96,27 @@ def reject_plan(*, session: Session, plan_id: str, actor: str, reason: str, vers
     return _decide(session, plan_id, "rejected", actor=actor, comment=reason, version=version)
 
 
+def lock_plan(*, session: Session, plan_id: str) -> Plan:
+    """The plan, read afresh under its row lock (FOR UPDATE on PostgreSQL) for a state change."""
+    return session.execute(sa.select(Plan).where(Plan.id == plan_id).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one()
+
+
+def move_plan(*, session: Session, plan: Plan, target: str, actor: str, **after) -> str:
+    """One plan transition in the caller's transaction (not committed): checked against
+    planning/lifecycle.py (TransitionError, a 409 at the API, when not allowed), set and audited
+    as `plan.<target>`. Take the plan with `lock_plan` first. Returns the state it left."""
+    before = plan.status
+    check_plan_transition(before, target)
+    audit.record(actor=actor, action=f"plan.{target}", entity="plan", entity_id=plan.id,
+                 before={"status": before}, after={"status": target, **after})
+    plan.status, plan.updated_at = target, utcnow()
+    return before
+
+
 def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment: str | None,
             version: int | None) -> Decision:
-    plan = _lock_plan(session, plan_id)
+    plan = lock_plan(session=session, plan_id=plan_id)
     check_plan_transition(plan.status, target)
     current = _version_row(session, plan_id, plan.current_version)
     if version is not None and version != current.version:
@@ -105,12 +126,9 @@ def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment:
     now = utcnow()
     session.execute(sa.insert(PlanApproval).values(
         plan_id=plan_id, version=current.version, decision=target, actor=actor, auto=False, comment=comment, at=now))
-    before = plan.status
-    plan.status, plan.updated_at = target, now
+    move_plan(session=session, plan=plan, target=target, actor=actor, version=current.version, comment=comment)
     if target == "approved":
         plan.baseline_version = current.version
-    audit.record(actor=actor, action=f"plan.{target}", entity="plan", entity_id=plan_id, before={"status": before},
-                 after={"status": target, "version": current.version, "comment": comment})
     session.commit()
     return Decision(plan_id, plan.status, current.version, plan.baseline_version)
 
@@ -144,7 +162,7 @@ def cancel_plan(*, session: Session, plan_id: str, actor: str, reason: str) -> t
     version = session.execute(
         sa.select(PlanVersion).where(PlanVersion.plan_id == plan_id, PlanVersion.version == number)
         .with_for_update().execution_options(populate_existing=True)).scalar_one()
-    plan = _lock_plan(session, plan_id)
+    plan = lock_plan(session=session, plan_id=plan_id)
     check_plan_transition(plan.status, "cancelled")
     now = utcnow()
     revocable: list[str] = []
@@ -155,9 +173,7 @@ def cancel_plan(*, session: Session, plan_id: str, actor: str, reason: str) -> t
                      after={"status": "cancelled", "reason": reason})
         version.status, version.error, version.updated_at = "cancelled", reason, now
         revocable = list(version.task_ids or [])
-    audit.record(actor=actor, action="plan.cancelled", entity="plan", entity_id=plan_id,
-                 before={"status": plan.status}, after={"status": "cancelled", "reason": reason})
-    plan.status, plan.updated_at = "cancelled", now
+    move_plan(session=session, plan=plan, target="cancelled", actor=actor, reason=reason)
     session.commit()
     return version, revocable
 
@@ -232,12 +248,6 @@ def default_diff_range(plan: Plan) -> tuple[int | None, int]:
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-def _lock_plan(session: Session, plan_id: str) -> Plan:
-    plan = session.execute(sa.select(Plan).where(Plan.id == plan_id).with_for_update()
-                           .execution_options(populate_existing=True)).scalar_one()
-    return plan
-
 
 def _version_row(session: Session, plan_id: str, number: int) -> PlanVersion:
     row = session.execute(sa.select(PlanVersion).where(
