@@ -63,8 +63,8 @@ def test_first_feedback_executes_the_plan_and_the_last_completion_completes_it(c
     first = _put(client, plan_id, [{"task_id": "design", "status": "completed"}], "2026-11-02T17:00:00Z")
     assert first.get_json()["status"] == "executing"
     assert client.get(f"/api/v1/plans/{plan_id}").get_json()["status"] == "executing"
-    last = _put(client, plan_id, [{"task_id": "build", "status": "completed"}, {"task_id": "docs", "status": "completed"}],
-                "2026-11-04T17:00:00Z")
+    last = _put(client, plan_id, [{"task_id": "build", "status": "completed"},
+                                  {"task_id": "docs", "status": "completed"}], "2026-11-04T17:00:00Z")
     assert last.status_code == 200 and last.get_json()["status"] == "completed"
     assert last.get_json()["progress"]["percent_complete"] == 100.0
     assert client.get(f"/api/v1/plans/{plan_id}").get_json()["status"] == "completed"
@@ -177,7 +177,8 @@ def test_feedback_metrics_are_exported_without_a_plan_label(client):
     _put(client, plan["id"], [{"task_id": "build", "percent_complete": 500}])
     text = client.get("/metrics").get_data(as_text=True)
     for name in ("layer2_plan_progress_percentage_bucket", "layer2_tasks_completed_total", "layer2_tasks_failed_total",
-                 'layer2_feedback_requests_total{outcome="accepted"}', 'layer2_feedback_requests_total{outcome="invalid"}',
+                 'layer2_feedback_requests_total{outcome="accepted"}',
+                 'layer2_feedback_requests_total{outcome="invalid"}',
                  "layer2_feedback_request_duration_seconds_bucket", "layer2_feedback_updates_total",
                  'layer2_issues_total{event="opened"'):
         assert name in text, name

@@ -404,6 +404,10 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     plan = session.execute(_LOCK_PLAN, {"b_plan_id": plan_id}).one_or_none()
     if plan is None:
         raise ApiProblem(404, "plan-not-found", "Plan not found", f"no plan with id {plan_id!r}")
+    if not feedback.status_date_given:
+        # "now" is when the request is applied, under the lock: requests queued on the lock keep their order.
+        now = as_utc(datetime.now(UTC))
+        feedback = replace(feedback, status_date=max(now, feedback.status_date))
     if idempotency_key is not None:
         stored = session.execute(sa.select(IdempotencyKey).where(IdempotencyKey.plan_id == plan_id,
                                                                   IdempotencyKey.key == idempotency_key)).scalar()
