@@ -31,6 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from app.models import (
+    AuditEntry,
     FeedbackEvent,
     IdempotencyKey,
     Plan,
@@ -360,6 +361,7 @@ def parse_if_match(header: str | None) -> list[str] | None:
     return [part.strip() for part in header.split(",") if part.strip()]
 
 
+# The plan row, locked, with its baseline version.
 _LOCK_PLAN = (
     sa.select(Plan.id, Plan.status, PlanVersion.id.label("vid"), PlanVersion.version,
               PlanVersion.document.isnot(None).label("has_document"))
@@ -368,15 +370,48 @@ _LOCK_PLAN = (
     .where(Plan.id == sa.bindparam("b_plan_id"))
     .with_for_update(of=Plan)
 )
+# Its feedback counter and whether it has open issues: a statement of its own, after the lock is granted, since
+# under READ COMMITTED a statement that waited for a lock still reads its other tables as they were before.
+_PLAN_PROGRESS = sa.select(
+    sa.select(PlanProgress.feedback_seq).where(PlanProgress.plan_id == sa.bindparam("b_plan_id"))
+    .scalar_subquery().label("feedback_seq"),
+    sa.select(PlanProgress.status_date).where(PlanProgress.plan_id == sa.bindparam("b_plan_id"))
+    .scalar_subquery().label("latest"),
+    sa.select(PlanProgress.completed_at).where(PlanProgress.plan_id == sa.bindparam("b_plan_id"))
+    .scalar_subquery().label("completed_at"),
+    sa.select(sa.func.count()).where(PlanIssue.plan_id == sa.bindparam("b_plan_id"), PlanIssue.status == "open")
+    .scalar_subquery().label("open_issues"),
+)
+_TASKS = sa.select(*LIVE_COLUMNS).where(PlanTask.plan_version_id == sa.bindparam("b_version_id"))
+_TASK_TABLE = PlanTask.__table__
 _UPDATE_TASK = (
-    sa.update(PlanTask.__table__)
-    .where(PlanTask.__table__.c.id == sa.bindparam("b_id"), PlanTask.__table__.c.row_version == sa.bindparam("b_rv"))
+    sa.update(_TASK_TABLE)
+    .where(_TASK_TABLE.c.id == sa.bindparam("b_id"), _TASK_TABLE.c.row_version == sa.bindparam("b_rv"))
     .values(status=sa.bindparam("b_status"), percent_complete=sa.bindparam("b_percent"),
             actual_start=sa.bindparam("b_start"), actual_finish=sa.bindparam("b_finish"),
             remaining_hours=sa.bindparam("b_remaining"), actual_cost=sa.bindparam("b_cost"),
             blocked_reason=sa.bindparam("b_reason"), status_date=sa.bindparam("b_status_date"),
-            row_version=PlanTask.__table__.c.row_version + 1)
+            row_version=_TASK_TABLE.c.row_version + 1)
 )
+# PostgreSQL: every row of a request in one statement (psycopg2's executemany is a round trip per row).
+_UPDATE_TASKS_PG = sa.text("""
+    UPDATE plan_tasks AS t SET status = v.status, percent_complete = v.percent, actual_start = v.start,
+        actual_finish = v.finish, remaining_hours = v.remaining, actual_cost = v.cost, blocked_reason = v.reason,
+        status_date = v.status_date, row_version = t.row_version + 1
+    FROM unnest(CAST(:ids AS integer[]), CAST(:rvs AS integer[]), CAST(:statuses AS varchar[]),
+                CAST(:percents AS float8[]), CAST(:starts AS timestamptz[]), CAST(:finishes AS timestamptz[]),
+                CAST(:remaining AS float8[]), CAST(:costs AS float8[]), CAST(:reasons AS text[]),
+                CAST(:status_dates AS timestamptz[]))
+        AS v(id, rv, status, percent, start, finish, remaining, cost, reason, status_date)
+    WHERE t.id = v.id AND t.row_version = v.rv
+""")
+_INSERT_EVENTS = sa.insert(FeedbackEvent.__table__).returning(FeedbackEvent.__table__.c.id,
+                                                              sort_by_parameter_order=True)
+_INSERT_PROGRESS = sa.insert(PlanProgress.__table__)
+_UPDATE_PROGRESS = (sa.update(PlanProgress.__table__).where(PlanProgress.__table__.c.plan_id == sa.bindparam("b_plan"))
+                    .values(feedback_seq=sa.bindparam("b_seq"), status_date=sa.bindparam("b_latest"),
+                            updated_at=sa.bindparam("b_now"), completed_at=sa.bindparam("b_completed")))
+_INSERT_AUDIT = sa.insert(AuditEntry.__table__)
 
 
 def apply_feedback(*, session: Session, plan_id: str, body: Any, actor: str, settings: PlanningSettings,
@@ -401,7 +436,10 @@ def apply_feedback(*, session: Session, plan_id: str, body: Any, actor: str, set
 def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, actor: str,
            settings: PlanningSettings, if_match: str | None, idempotency_key: str | None,
            now: datetime) -> FeedbackAnswer:
-    plan = session.execute(_LOCK_PLAN, {"b_plan_id": plan_id}).one_or_none()
+    # Core statements on the session's connection: the plan's lock is held from the first to the commit,
+    # so every round trip in between is paid by every request queued on it.
+    connection = session.connection()
+    plan = connection.execute(_LOCK_PLAN, {"b_plan_id": plan_id}).one_or_none()
     if plan is None:
         raise ApiProblem(404, "plan-not-found", "Plan not found", f"no plan with id {plan_id!r}")
     if not feedback.status_date_given:
@@ -425,16 +463,15 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     if not plan.has_document:
         raise ApiProblem(409, "plan-not-executing", "The plan does not take feedback",
                          f"plan {plan_id}'s version {plan.version} has no document")
-    progress = session.get(PlanProgress, plan_id, with_for_update=False)
-    seq = progress.feedback_seq if progress is not None else 0
+    counter = connection.execute(_PLAN_PROGRESS, {"b_plan_id": plan_id}).one()
+    seq = counter.feedback_seq or 0
     expected = parse_if_match(if_match)
     if expected is not None and "*" not in expected and etag(seq) not in expected:
         raise ApiProblem(412, "precondition-failed", "Precondition failed",
                          f"If-Match {if_match} does not match the plan's feedback ETag {etag(seq)}: "
                          "read the progress again and resend")
     base = plan_baseline(session, plan_id=plan_id, version=plan.version, version_id=plan.vid, settings=settings)
-    rows = {row.task_key: row for row in session.execute(
-        sa.select(*LIVE_COLUMNS).where(PlanTask.plan_version_id == plan.vid))}
+    rows = {row.task_key: row for row in connection.execute(_TASKS, {"b_version_id": plan.vid})}
     states = {key: TaskState.from_row(row) for key, row in rows.items()}
 
     errors = Errors()
@@ -457,54 +494,50 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     errors.raise_if_any()
 
     new_seq = seq + 1
-    connection = session.connection()
-    params = [{"b_id": rows[task_id].id, "b_rv": rows[task_id].row_version, "b_status": after.status,
-               "b_percent": after.percent_complete, "b_start": after.actual_start, "b_finish": after.actual_finish,
-               "b_remaining": after.remaining_hours, "b_cost": after.actual_cost, "b_reason": after.blocked_reason,
-               "b_status_date": after.status_date} for _, task_id, _, after in changes]
-    result = connection.execute(_UPDATE_TASK, params)
-    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
-        raise ApiProblem(409, "feedback-conflict", "Concurrent change", "a task row changed under this request; "
-                                                                        "resend it")
-    events = connection.execute(
-        sa.insert(FeedbackEvent.__table__).returning(FeedbackEvent.__table__.c.id, sort_by_parameter_order=True),
-        [{"plan_id": plan_id, "plan_version_id": plan.vid, "plan_task_id": rows[task_id].id, "task_key": task_id,
-          "seq": new_seq, "status_date": feedback.status_date, "recorded_at": now, "actor": actor,
-          "idempotency_key": idempotency_key, "update": update.sent, "state": after.to_dict()}
-         for update, task_id, _, after in changes]).scalars().all()
+    _update_rows(connection, [(rows[task_id], after) for _, task_id, _, after in changes])
+    events = connection.execute(_INSERT_EVENTS, [
+        {"plan_id": plan_id, "plan_version_id": plan.vid, "plan_task_id": rows[task_id].id, "task_key": task_id,
+         "seq": new_seq, "status_date": feedback.status_date, "recorded_at": now, "actor": actor,
+         "idempotency_key": idempotency_key, "update": update.sent, "state": after.to_dict()}
+        for update, task_id, _, after in changes]).scalars().all()
     for (_, task_id, _, after) in changes:
         states[task_id] = after
 
     opened_issues = _issues_for(session, plan_id, plan.vid, base, changes, rows, feedback.status_date, actor, now)
     opened = [issue_id for issue_id, _ in opened_issues]
-    new_status = _move_plan(session, plan_id, plan.status, states, actor, now)
-    if progress is None:
-        session.execute(sa.insert(PlanProgress).values(
-            plan_id=plan_id, plan_version_id=plan.vid, feedback_seq=new_seq, started_at=now,
-            completed_at=now if new_status == "completed" else None, status_date=feedback.status_date,
-            updated_at=now))
+    new_status = _move_plan(connection, plan_id, plan.status, states, actor, now)
+    completed_at = now if new_status == "completed" else counter.completed_at
+    if counter.feedback_seq is None:
+        connection.execute(_INSERT_PROGRESS, {
+            "plan_id": plan_id, "plan_version_id": plan.vid, "feedback_seq": new_seq, "started_at": now,
+            "completed_at": completed_at, "status_date": feedback.status_date, "updated_at": now})
     else:
-        latest = max(as_utc(progress.status_date) or feedback.status_date, feedback.status_date)
-        session.execute(sa.update(PlanProgress).where(PlanProgress.plan_id == plan_id).values(
-            feedback_seq=new_seq, status_date=latest, updated_at=now,
-            completed_at=now if new_status == "completed" else progress.completed_at))
-    escalated = [issue.severity for issue in escalate(session, plan_id=plan_id, version_id=plan.vid,
-                                                      settings=settings, now=now)]
-    audit.record(actor=actor, action="plan.feedback", entity="plan", entity_id=plan_id,
-                 after={"seq": new_seq, "events": list(events)})
+        connection.execute(_UPDATE_PROGRESS, {
+            "b_plan": plan_id, "b_seq": new_seq, "b_now": now, "b_completed": completed_at,
+            "b_latest": max(as_utc(counter.latest) or feedback.status_date, feedback.status_date)})
+    escalated = []
+    if counter.open_issues:  # an issue opened just now is 0 hours old: nothing to escalate
+        escalated = [issue.severity for issue in escalate(session, plan_id=plan_id, version_id=plan.vid,
+                                                          settings=settings, now=now)]
+    connection.execute(_INSERT_AUDIT, _audit_row(actor, "plan.feedback", plan_id, now, None,
+                                                 {"seq": new_seq, "events": list(events)}))
 
-    summary = measure(base, states, feedback.status_date)
-    body = {
-        "plan_id": plan_id, "status": new_status, "baseline_version": plan.version, "feedback_seq": new_seq,
-        "status_date": iso(feedback.status_date), "updated": len(changes), "events": list(events),
-        "issues_opened": opened,
-        "progress": {key: summary[key] for key in ("as_of", "percent_complete", "tasks_by_status",
-                                                   "schedule_variance_hours", "budget_variance")}
-        | {"spi": summary["evm"]["spi"], "cpi": summary["evm"]["cpi"], "spi_t": summary["earned_schedule"]["spi_t"],
-           "undefined": summary["undefined"]},
-    }
+    def answer_body() -> dict[str, Any]:
+        summary = measure(base, states, feedback.status_date)
+        return {
+            "plan_id": plan_id, "status": new_status, "baseline_version": plan.version, "feedback_seq": new_seq,
+            "status_date": iso(feedback.status_date), "updated": len(changes), "events": list(events),
+            "issues_opened": opened,
+            "progress": {key: summary[key] for key in ("as_of", "percent_complete", "tasks_by_status",
+                                                       "schedule_variance_hours", "budget_variance")}
+            | {"spi": summary["evm"]["spi"], "cpi": summary["evm"]["cpi"],
+               "spi_t": summary["earned_schedule"]["spi_t"], "undefined": summary["undefined"]},
+        }
+
     tag = etag(new_seq)
-    if idempotency_key is not None:
+    body = None
+    if idempotency_key is not None:  # the stored answer is written with the rest: computed under the lock
+        body = answer_body()
         session.execute(sa.insert(IdempotencyKey).values(plan_id=plan_id, key=idempotency_key, request_digest=digest,
                                                           status_code=200, response=body, etag=tag, created_at=now))
     try:
@@ -517,6 +550,8 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
         if stored is None:
             raise
         return FeedbackAnswer(stored.status_code, stored.response, stored.etag, replayed=True)
+    if body is None:  # otherwise after the commit, with the lock released: the states are in memory
+        body = answer_body()
     for _, severity in opened_issues:
         count_issue("opened", severity)
     for severity in escalated:
@@ -526,7 +561,34 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     return FeedbackAnswer(200, body, tag, completed_tasks=completed, failed_tasks=failed)
 
 
-def _move_plan(session: Session, plan_id: str, status: str, states: dict[str, TaskState], actor: str,
+def _update_rows(connection, changed: list[tuple[Any, TaskState]]) -> None:
+    """Write the new live states, each row's version + 1, checking that no row changed since it was read."""
+    if connection.dialect.name == "postgresql":
+        result = connection.execute(_UPDATE_TASKS_PG, {
+            "ids": [row.id for row, _ in changed], "rvs": [row.row_version for row, _ in changed],
+            "statuses": [s.status for _, s in changed], "percents": [s.percent_complete for _, s in changed],
+            "starts": [s.actual_start for _, s in changed], "finishes": [s.actual_finish for _, s in changed],
+            "remaining": [s.remaining_hours for _, s in changed], "costs": [s.actual_cost for _, s in changed],
+            "reasons": [s.blocked_reason for _, s in changed], "status_dates": [s.status_date for _, s in changed]})
+        matched = result.rowcount
+    else:
+        result = connection.execute(_UPDATE_TASK, [
+            {"b_id": row.id, "b_rv": row.row_version, "b_status": s.status, "b_percent": s.percent_complete,
+             "b_start": s.actual_start, "b_finish": s.actual_finish, "b_remaining": s.remaining_hours,
+             "b_cost": s.actual_cost, "b_reason": s.blocked_reason, "b_status_date": s.status_date}
+            for row, s in changed])
+        matched = result.rowcount if connection.dialect.supports_sane_multi_rowcount else len(changed)
+    if matched != len(changed):  # only a writer that bypasses the plan's lock could cause this
+        raise ApiProblem(409, "feedback-conflict", "Concurrent change",
+                         "a task row changed under this request; nothing was written: resend it")
+
+
+def _audit_row(actor: str, action: str, entity_id: str, now: datetime, before, after) -> dict[str, Any]:
+    return {"actor": actor, "action": action, "entity": "plan", "entity_id": entity_id, "at": now,
+            "before_digest": audit.digest(before), "after_digest": audit.digest(after)}
+
+
+def _move_plan(connection, plan_id: str, status: str, states: dict[str, TaskState], actor: str,
                now: datetime) -> str:
     """approved -> executing on the first feedback; -> completed when every task is (audited, through the table)."""
     targets = []
@@ -536,9 +598,11 @@ def _move_plan(session: Session, plan_id: str, status: str, states: dict[str, Ta
         targets.append("completed")
     for target in targets:
         check_plan_transition(status, target)
-        session.execute(sa.update(Plan).where(Plan.id == plan_id).values(status=target, updated_at=now))
-        audit.record(actor=actor, action=f"plan.{'execute' if target == 'executing' else 'complete'}",
-                     entity="plan", entity_id=plan_id, before={"status": status}, after={"status": target})
+        connection.execute(sa.update(Plan.__table__).where(Plan.__table__.c.id == plan_id)
+                           .values(status=target, updated_at=now))
+        action = "plan.execute" if target == "executing" else "plan.complete"
+        connection.execute(_INSERT_AUDIT, _audit_row(actor, action, plan_id, now, {"status": status},
+                                                     {"status": target}))
         status = target
     return status
 
