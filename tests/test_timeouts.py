@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from app.config import ConfigError, load_config
+from app.config import JSON_COLUMN_CODEC, ConfigError, load_config
 from app.timeouts import Timeouts, connection_class, engine_options
 
 
@@ -55,7 +55,7 @@ def test_engine_and_broker_options():
     assert transport["socket_timeout"] == transport["socket_connect_timeout"] == 0.5
     assert postgres["CELERY"]["task_publish_retry_policy"]["max_retries"] == 1
     assert "options" not in engine_options("postgresql+psycopg2://u@db/x", Timeouts(db_statement=0))["connect_args"]
-    assert load_config(env={})["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+    assert load_config(env={})["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True, **JSON_COLUMN_CODEC}
 
 
 def test_connecting_to_a_server_that_never_answers_gives_up_in_time(silent_port):
