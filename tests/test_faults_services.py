@@ -339,7 +339,8 @@ def assert_plans_consistent(app, plans: dict[str, dict]) -> None:
         assert set(db.session.execute(sa.select(Plan.id)).scalars()) == set(plans), "a plan nobody was told of"
         for plan_id, plan in plans.items():
             version = db.session.execute(sa.select(PlanVersion).where(PlanVersion.plan_id == plan_id)).scalar_one()
-            assert version.status == plan["version_status"] in ("ready", "failed", "cancelled"), (plan_id, version.status)
+            assert version.status == plan["version_status"] in ("ready", "failed", "cancelled"), \
+                (plan_id, version.status)
             stages = list(plan["stages"])
             results = Counter(db.session.execute(
                 sa.select(StageResult.stage).where(StageResult.plan_version_id == version.id)).scalars())
