@@ -24,8 +24,10 @@ import json
 import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
@@ -393,17 +395,56 @@ _UPDATE_TASK = (
             blocked_reason=sa.bindparam("b_reason"), status_date=sa.bindparam("b_status_date"),
             row_version=_TASK_TABLE.c.row_version + 1)
 )
-# PostgreSQL: every row of a request in one statement (psycopg2's executemany is a round trip per row).
-_UPDATE_TASKS_PG = sa.text("""
-    UPDATE plan_tasks AS t SET status = v.status, percent_complete = v.percent, actual_start = v.start,
-        actual_finish = v.finish, remaining_hours = v.remaining, actual_cost = v.cost, blocked_reason = v.reason,
-        status_date = v.status_date, row_version = t.row_version + 1
-    FROM unnest(CAST(:ids AS integer[]), CAST(:rvs AS integer[]), CAST(:statuses AS varchar[]),
-                CAST(:percents AS float8[]), CAST(:starts AS timestamptz[]), CAST(:finishes AS timestamptz[]),
-                CAST(:remaining AS float8[]), CAST(:costs AS float8[]), CAST(:reasons AS text[]),
-                CAST(:status_dates AS timestamptz[]))
-        AS v(id, rv, status, percent, start, finish, remaining, cost, reason, status_date)
-    WHERE t.id = v.id AND t.row_version = v.rv
+# PostgreSQL: the plan and its counter row locked together, in one trip. Both rows are locked, so a
+# statement that waited for the lock re-reads both as committed by the request before it.
+_LOCK_PG = sa.text("""
+    SELECT p.status, v.id AS vid, v.version, v.document IS NOT NULL AS has_document,
+           pp.feedback_seq, pp.status_date AS latest, pp.completed_at, pp.started_at,
+           (SELECT count(*) FROM plan_issues i WHERE i.plan_id = p.id AND i.status = 'open') AS open_issues
+    FROM plans p
+    JOIN plan_versions v ON v.plan_id = p.id AND v.version = coalesce(p.baseline_version, p.current_version)
+    JOIN plan_progress pp ON pp.plan_id = p.id
+    WHERE p.id = :plan_id
+    FOR UPDATE OF p, pp
+""")
+# A plan's counter row, made by its first feedback request (rolled back with it if the request is refused).
+_CREATE_PROGRESS_PG = sa.text("""
+    INSERT INTO plan_progress (plan_id, plan_version_id, feedback_seq, updated_at)
+    SELECT p.id, v.id, 0, :now FROM plans p
+    JOIN plan_versions v ON v.plan_id = p.id AND v.version = coalesce(p.baseline_version, p.current_version)
+    WHERE p.id = :plan_id
+    ON CONFLICT (plan_id) DO NOTHING
+""")
+# PostgreSQL: all the writes of an accepted request in one statement: the live rows (checked against their
+# row_version), one event per update, the counter, the audit row. Each CTE runs once, whatever the SELECT reads.
+_WRITE_PG = sa.text("""
+    WITH rows AS (
+        UPDATE plan_tasks AS t SET status = v.status, percent_complete = v.percent, actual_start = v.start,
+            actual_finish = v.finish, remaining_hours = v.remaining, actual_cost = v.cost,
+            blocked_reason = v.reason, status_date = :status_date, row_version = t.row_version + 1
+        FROM unnest(CAST(:ids AS integer[]), CAST(:rvs AS integer[]), CAST(:statuses AS varchar[]),
+                    CAST(:percents AS float8[]), CAST(:starts AS timestamptz[]), CAST(:finishes AS timestamptz[]),
+                    CAST(:remaining AS float8[]), CAST(:costs AS float8[]), CAST(:reasons AS text[]))
+            AS v(id, rv, status, percent, start, finish, remaining, cost, reason)
+        WHERE t.id = v.id AND t.row_version = v.rv
+        RETURNING t.id
+    ), events AS (
+        INSERT INTO feedback_events (plan_id, plan_version_id, plan_task_id, task_key, seq, status_date, recorded_at,
+                                     actor, idempotency_key, "update", state)
+        SELECT :plan_id, :version_id, x.task_id, x.task_key, :seq, :status_date, :now, :actor, :key, x.sent, x.state
+        FROM unnest(CAST(:ids AS integer[]), CAST(:task_keys AS varchar[]), CAST(:sent AS jsonb[]),
+                    CAST(:after AS jsonb[])) WITH ORDINALITY AS x(task_id, task_key, sent, state, n)
+        ORDER BY x.n
+        RETURNING id
+    ), counter AS (
+        UPDATE plan_progress SET feedback_seq = :seq, status_date = :latest, updated_at = :now,
+            completed_at = :completed_at, started_at = coalesce(started_at, :now)
+        WHERE plan_id = :plan_id
+    ), audit AS (
+        INSERT INTO audit_log (at, actor, action, entity, entity_id, before_digest, after_digest)
+        VALUES (:now, :actor, 'plan.feedback', 'plan', :plan_id, NULL, :digest)
+    )
+    SELECT (SELECT count(*) FROM rows) AS updated, (SELECT array_agg(id ORDER BY id) FROM events) AS events
 """)
 _INSERT_EVENTS = sa.insert(FeedbackEvent.__table__).returning(FeedbackEvent.__table__.c.id,
                                                               sort_by_parameter_order=True)
@@ -439,7 +480,8 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     # Core statements on the session's connection: the plan's lock is held from the first to the commit,
     # so every round trip in between is paid by every request queued on it.
     connection = session.connection()
-    plan = connection.execute(_LOCK_PLAN, {"b_plan_id": plan_id}).one_or_none()
+    postgresql = connection.dialect.name == "postgresql"
+    plan = _lock(connection, plan_id, now, postgresql)
     if plan is None:
         raise ApiProblem(404, "plan-not-found", "Plan not found", f"no plan with id {plan_id!r}")
     if not feedback.status_date_given:
@@ -463,8 +505,7 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     if not plan.has_document:
         raise ApiProblem(409, "plan-not-executing", "The plan does not take feedback",
                          f"plan {plan_id}'s version {plan.version} has no document")
-    counter = connection.execute(_PLAN_PROGRESS, {"b_plan_id": plan_id}).one()
-    seq = counter.feedback_seq or 0
+    seq = plan.feedback_seq or 0
     expected = parse_if_match(if_match)
     if expected is not None and "*" not in expected and etag(seq) not in expected:
         raise ApiProblem(412, "precondition-failed", "Precondition failed",
@@ -494,33 +535,25 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     errors.raise_if_any()
 
     new_seq = seq + 1
-    _update_rows(connection, [(rows[task_id], after) for _, task_id, _, after in changes])
-    events = connection.execute(_INSERT_EVENTS, [
-        {"plan_id": plan_id, "plan_version_id": plan.vid, "plan_task_id": rows[task_id].id, "task_key": task_id,
-         "seq": new_seq, "status_date": feedback.status_date, "recorded_at": now, "actor": actor,
-         "idempotency_key": idempotency_key, "update": update.sent, "state": after.to_dict()}
-        for update, task_id, _, after in changes]).scalars().all()
     for (_, task_id, _, after) in changes:
         states[task_id] = after
-
+    new_status, moves = _plan_moves(plan.status, states)
+    completed_at = now if new_status == "completed" else plan.completed_at
+    latest = max(as_utc(plan.latest) or feedback.status_date, feedback.status_date)
+    audit_after = {"seq": new_seq, "tasks": [task_id for _, task_id, _, _ in changes]}
+    if postgresql:
+        events = _write_pg(connection, plan_id, plan.vid, changes, rows, new_seq, feedback.status_date, latest,
+                           completed_at, now, actor, idempotency_key, audit.digest(audit_after))
+    else:
+        events = _write(connection, plan_id, plan, changes, rows, new_seq, feedback.status_date, latest,
+                        completed_at, now, actor, idempotency_key, audit_after)
     opened_issues = _issues_for(session, plan_id, plan.vid, base, changes, rows, feedback.status_date, actor, now)
     opened = [issue_id for issue_id, _ in opened_issues]
-    new_status = _move_plan(connection, plan_id, plan.status, states, actor, now)
-    completed_at = now if new_status == "completed" else counter.completed_at
-    if counter.feedback_seq is None:
-        connection.execute(_INSERT_PROGRESS, {
-            "plan_id": plan_id, "plan_version_id": plan.vid, "feedback_seq": new_seq, "started_at": now,
-            "completed_at": completed_at, "status_date": feedback.status_date, "updated_at": now})
-    else:
-        connection.execute(_UPDATE_PROGRESS, {
-            "b_plan": plan_id, "b_seq": new_seq, "b_now": now, "b_completed": completed_at,
-            "b_latest": max(as_utc(counter.latest) or feedback.status_date, feedback.status_date)})
+    _move_plan(connection, plan_id, moves, actor, now)
     escalated = []
-    if counter.open_issues:  # an issue opened just now is 0 hours old: nothing to escalate
+    if plan.open_issues:  # an issue opened just now is 0 hours old: nothing to escalate
         escalated = [issue.severity for issue in escalate(session, plan_id=plan_id, version_id=plan.vid,
                                                           settings=settings, now=now)]
-    connection.execute(_INSERT_AUDIT, _audit_row(actor, "plan.feedback", plan_id, now, None,
-                                                 {"seq": new_seq, "events": list(events)}))
 
     def answer_body() -> dict[str, Any]:
         summary = measure(base, states, feedback.status_date)
@@ -561,23 +594,70 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     return FeedbackAnswer(200, body, tag, completed_tasks=completed, failed_tasks=failed)
 
 
+def _lock(connection, plan_id: str, now: datetime, postgresql: bool):
+    """Lock the plan; its status, baseline version, feedback counter and open issue count (None: no such plan)."""
+    if postgresql:
+        plan = connection.execute(_LOCK_PG, {"plan_id": plan_id}).one_or_none()
+        if plan is None:  # no counter row yet (first feedback), or no plan
+            connection.execute(_CREATE_PROGRESS_PG, {"plan_id": plan_id, "now": now})
+            plan = connection.execute(_LOCK_PG, {"plan_id": plan_id}).one_or_none()
+        return plan
+    plan = connection.execute(_LOCK_PLAN, {"b_plan_id": plan_id}).one_or_none()
+    if plan is None:
+        return None
+    counter = connection.execute(_PLAN_PROGRESS, {"b_plan_id": plan_id}).one()
+    return SimpleNamespace(**plan._asdict(), **counter._asdict())
+
+
+def _write_pg(connection, plan_id: str, version_id: int, changes, rows, seq: int, status_date: datetime,
+              latest: datetime, completed_at, now: datetime, actor: str, key: str | None, digest: str) -> list[int]:
+    states = [after for _, _, _, after in changes]
+    result = connection.execute(_WRITE_PG, {
+        "ids": [rows[task_id].id for _, task_id, _, _ in changes],
+        "rvs": [rows[task_id].row_version for _, task_id, _, _ in changes],
+        "task_keys": [task_id for _, task_id, _, _ in changes],
+        "statuses": [s.status for s in states], "percents": [s.percent_complete for s in states],
+        "starts": [s.actual_start for s in states], "finishes": [s.actual_finish for s in states],
+        "remaining": [s.remaining_hours for s in states], "costs": [s.actual_cost for s in states],
+        "reasons": [s.blocked_reason for s in states],
+        "sent": [orjson.dumps(update.sent).decode() for update, _, _, _ in changes],
+        "after": [orjson.dumps(s.to_dict()).decode() for s in states],
+        "plan_id": plan_id, "version_id": version_id, "seq": seq, "status_date": status_date, "latest": latest,
+        "completed_at": completed_at, "now": now, "actor": actor, "key": key, "digest": digest}).one()
+    if result.updated != len(changes):  # only a writer that bypasses the plan's lock could cause this
+        raise ApiProblem(409, "feedback-conflict", "Concurrent change",
+                         "a task row changed under this request; nothing was written: resend it")
+    return list(result.events)
+
+
+def _write(connection, plan_id: str, plan, changes, rows, seq: int, status_date: datetime, latest: datetime,
+           completed_at, now: datetime, actor: str, key: str | None, audit_after: dict) -> list[int]:
+    """The same writes as `_WRITE_PG`, statement by statement (SQLite: embedded mode)."""
+    _update_rows(connection, [(rows[task_id], after) for _, task_id, _, after in changes])
+    events = connection.execute(_INSERT_EVENTS, [
+        {"plan_id": plan_id, "plan_version_id": plan.vid, "plan_task_id": rows[task_id].id, "task_key": task_id,
+         "seq": seq, "status_date": status_date, "recorded_at": now, "actor": actor,
+         "idempotency_key": key, "update": update.sent, "state": after.to_dict()}
+        for update, task_id, _, after in changes]).scalars().all()
+    if plan.feedback_seq is None:
+        connection.execute(_INSERT_PROGRESS, {
+            "plan_id": plan_id, "plan_version_id": plan.vid, "feedback_seq": seq, "started_at": now,
+            "completed_at": completed_at, "status_date": status_date, "updated_at": now})
+    else:
+        connection.execute(_UPDATE_PROGRESS, {"b_plan": plan_id, "b_seq": seq, "b_now": now,
+                                              "b_completed": completed_at, "b_latest": latest})
+    connection.execute(_INSERT_AUDIT, _audit_row(actor, "plan.feedback", plan_id, now, None, audit_after))
+    return list(events)
+
+
 def _update_rows(connection, changed: list[tuple[Any, TaskState]]) -> None:
     """Write the new live states, each row's version + 1, checking that no row changed since it was read."""
-    if connection.dialect.name == "postgresql":
-        result = connection.execute(_UPDATE_TASKS_PG, {
-            "ids": [row.id for row, _ in changed], "rvs": [row.row_version for row, _ in changed],
-            "statuses": [s.status for _, s in changed], "percents": [s.percent_complete for _, s in changed],
-            "starts": [s.actual_start for _, s in changed], "finishes": [s.actual_finish for _, s in changed],
-            "remaining": [s.remaining_hours for _, s in changed], "costs": [s.actual_cost for _, s in changed],
-            "reasons": [s.blocked_reason for _, s in changed], "status_dates": [s.status_date for _, s in changed]})
-        matched = result.rowcount
-    else:
-        result = connection.execute(_UPDATE_TASK, [
-            {"b_id": row.id, "b_rv": row.row_version, "b_status": s.status, "b_percent": s.percent_complete,
-             "b_start": s.actual_start, "b_finish": s.actual_finish, "b_remaining": s.remaining_hours,
-             "b_cost": s.actual_cost, "b_reason": s.blocked_reason, "b_status_date": s.status_date}
-            for row, s in changed])
-        matched = result.rowcount if connection.dialect.supports_sane_multi_rowcount else len(changed)
+    result = connection.execute(_UPDATE_TASK, [
+        {"b_id": row.id, "b_rv": row.row_version, "b_status": s.status, "b_percent": s.percent_complete,
+         "b_start": s.actual_start, "b_finish": s.actual_finish, "b_remaining": s.remaining_hours,
+         "b_cost": s.actual_cost, "b_reason": s.blocked_reason, "b_status_date": s.status_date}
+        for row, s in changed])
+    matched = result.rowcount if connection.dialect.supports_sane_multi_rowcount else len(changed)
     if matched != len(changed):  # only a writer that bypasses the plan's lock could cause this
         raise ApiProblem(409, "feedback-conflict", "Concurrent change",
                          "a task row changed under this request; nothing was written: resend it")
@@ -588,23 +668,26 @@ def _audit_row(actor: str, action: str, entity_id: str, now: datetime, before, a
             "before_digest": audit.digest(before), "after_digest": audit.digest(after)}
 
 
-def _move_plan(connection, plan_id: str, status: str, states: dict[str, TaskState], actor: str,
-               now: datetime) -> str:
-    """approved -> executing on the first feedback; -> completed when every task is (audited, through the table)."""
-    targets = []
-    if status == "approved":
-        targets.append("executing")
+def _plan_moves(status: str, states: dict[str, TaskState]) -> tuple[str, list[tuple[str, str]]]:
+    """approved -> executing on the first feedback; -> completed when every task is (checked against the table)."""
+    moves = []
+    targets = ["executing"] if status == "approved" else []
     if states and all(state.status == "completed" for state in states.values()):
         targets.append("completed")
     for target in targets:
         check_plan_transition(status, target)
+        moves.append((status, target))
+        status = target
+    return status, moves
+
+
+def _move_plan(connection, plan_id: str, moves: list[tuple[str, str]], actor: str, now: datetime) -> None:
+    for before, target in moves:
         connection.execute(sa.update(Plan.__table__).where(Plan.__table__.c.id == plan_id)
                            .values(status=target, updated_at=now))
         action = "plan.execute" if target == "executing" else "plan.complete"
-        connection.execute(_INSERT_AUDIT, _audit_row(actor, action, plan_id, now, {"status": status},
+        connection.execute(_INSERT_AUDIT, _audit_row(actor, action, plan_id, now, {"status": before},
                                                      {"status": target}))
-        status = target
-    return status
 
 
 # --------------------------------------------------------------------------- issues
