@@ -20,11 +20,29 @@ from planning.settings import PlanningSettings
 
 EMBEDDED_DATABASE_FILE = "instance/layer2.sqlite"
 
+
+def _flag(value: str) -> bool:
+    """true/false, 1/0, yes/no, on/off (any case); anything else is a ValueError."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+_flag.__name__ = "boolean (true/false)"
+
 # env var -> (settings field, parser)
 ENV_SETTINGS = {
     "PLANNING_MAX_CONCURRENT_TASKS": ("max_concurrent_tasks", int),
     "PLANNING_RISK_THRESHOLD": ("risk_threshold_probability", float),
     "PLANNING_REPLANNING_INTERVAL": ("replanning_interval_minutes", int),
+    "PLANNING_ENABLE_CONTINUOUS_REPLANNING": ("enable_continuous_replanning", _flag),
+    "PLANNING_REPLAN_SCAN_SECONDS": ("replan_scan_seconds", float),
+    "PLANNING_REPLAN_SPI_THRESHOLD": ("replan_spi_t_threshold", float),
+    "PLANNING_REPLAN_CPI_THRESHOLD": ("replan_cpi_threshold", float),
+    "PLANNING_REPLAN_DEADLINE_PROBABILITY": ("replan_deadline_probability_threshold", float),
     "PLANNING_SCHEDULE_TIME_LIMIT": ("schedule_time_limit_seconds", float),
     "PLANNING_DOMAINS_DIR": ("domains_dir", str),
 }

@@ -50,6 +50,10 @@ class Plan(db.Model):
     current_version: Mapped[int] = mapped_column(sa.Integer, default=1)
     # The approved version: what progress is measured against (docs/lifecycle.md).
     baseline_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # Replanning (app/services/replanning.py): when the beat scan last evaluated the plan's triggers,
+    # and when it last started an automatic replan (the debounce).
+    replan_checked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    last_auto_replan_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -76,6 +80,14 @@ class PlanVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    # "plan" (made from the goal) or "replan" (made from an executing plan's status date): a stage of
+    # the registry may run another function for a mode (app/stages.py).
+    mode: Mapped[str] = mapped_column(sa.String(20), default="plan", server_default="plan")
+    # A replan: the version it replaces, its status date, and the moment the plan's dates derive from
+    # (the first version's, so the project start and working hours stay those of the plan).
+    replan_of: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    status_date: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    origin_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
 
     plan: Mapped[Plan] = relationship(back_populates="versions")
 
@@ -296,3 +308,42 @@ class PlanIssue(db.Model):
     row_version: Mapped[int] = mapped_column(sa.Integer, default=1)
 
     __mapper_args__ = {"version_id_col": row_version}
+
+
+class ReplanTrigger(db.Model):
+    """Why a plan was (to be) replanned: the scan's fired triggers, or a person's reason.
+
+    The unique (plan, window) key makes one automatic replan per plan per debounce window
+    whatever the number of beat processes; `version` is the version it made (or joined).
+    """
+
+    __tablename__ = "replan_triggers"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "window_key", name="uq_replan_triggers_plan_window"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))
+    window_key: Mapped[str] = mapped_column(sa.String(64))
+    source: Mapped[str] = mapped_column(sa.String(20))  # scan | manual
+    kinds: Mapped[list] = mapped_column(JSONDocument, default=list)  # the fired trigger kinds
+    reason: Mapped[str] = mapped_column(sa.Text)
+    evidence: Mapped[list] = mapped_column(JSONDocument, default=list)  # Trigger.to_dict() of each
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    # pending -> replanned (made `version`) | merged (another replan made `version` meanwhile) | refused
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    detail: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class PlanPoolChange(db.Model):
+    """A local pool's capacity change that touched a plan (`PUT /api/v1/resources` flags it): a replan trigger."""
+
+    __tablename__ = "plan_pool_changes"
+    __table_args__ = (sa.Index("ix_plan_pool_changes_plan_at", "plan_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"))
+    pool: Mapped[str] = mapped_column(sa.String(100))
+    old_capacity: Mapped[int] = mapped_column(sa.Integer)
+    new_capacity: Mapped[int] = mapped_column(sa.Integer)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.services import stage_io
 from planning.settings import PlanningSettings
@@ -22,6 +22,15 @@ from planning.settings import PlanningSettings
 # Seconds between a stage's soft limit (the stage fails the plan, readably) and its
 # hard limit (the pool child is killed): room to record the failure.
 HARD_LIMIT_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class StageMode:
+    """How a stage runs for versions of another mode (`plan_versions.mode`): its function and I/O instead."""
+
+    function: str
+    gather: Callable | None = None
+    effect: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class Stage:
     effect: Callable | None = None  # (output, StageInput) -> output: I/O after, before the save
     save_rows: Callable | None = None  # (session, version_id, output, StageInput): rows beside the result
     writes_document: bool = False  # its output is the plan document; saving it completes the version
+    # Other modes of the version (`plan_versions.mode`, e.g. "replan"): the function and I/O that replace these.
+    modes: tuple[tuple[str, StageMode], ...] = ()
 
     @property
     def task_name(self) -> str:
@@ -45,10 +56,21 @@ class Stage:
     def hard_limit(self, settings: PlanningSettings) -> float:
         return self.soft_limit(settings) + HARD_LIMIT_GRACE_SECONDS
 
+    def for_mode(self, mode: str | None) -> Stage:
+        """This stage as it runs for a version of `mode` (itself for "plan", or a mode it does not name)."""
+        return _mode_variant(self, mode) if mode and mode != "plan" and dict(self.modes).get(mode) else self
+
     @functools.cached_property
     def pure_function(self) -> Callable:
         module, _, attribute = self.function.partition(":")
         return getattr(importlib.import_module(module), attribute)
+
+
+@functools.cache
+def _mode_variant(stage: Stage, mode: str) -> Stage:
+    variant = dict(stage.modes)[mode]
+    return replace(stage, function=variant.function, gather=variant.gather,
+                   effect=variant.effect if variant.effect is not None else stage.effect, modes=())
 
 
 def _fixed(seconds: float) -> Callable[[PlanningSettings], float]:
@@ -65,10 +87,16 @@ REGISTRY: tuple[Stage, ...] = (
     Stage("risk", "planning.stages.risk:assess_goal_risks", reads=(), time_limit=_fixed(10)),
     Stage("decompose", "planning.stages.decompose:decompose_goal", reads=(), time_limit=_fixed(20),
           save_rows=stage_io.save_task_rows),
+    # A replan (docs/lifecycle.md) re-runs the chain from allocate: its new holds replace the replaced
+    # version's, and the schedule is planning.replanning's, from the status date, starting from the old one.
     Stage("allocate", "planning.stages.allocate:allocate_resources", reads=("decompose",), time_limit=_fixed(20),
-          gather=stage_io.gather_allocation_sources, effect=stage_io.confirm_layer8_holds),
+          gather=stage_io.gather_allocation_sources, effect=stage_io.confirm_layer8_holds,
+          modes=(("replan", StageMode("planning.stages.allocate:allocate_resources",
+                                      gather=stage_io.gather_allocation_sources,
+                                      effect=stage_io.replace_layer8_holds)),)),
     Stage("schedule", "planning.stages.schedule:schedule_tasks", reads=("decompose", "allocate"),
-          time_limit=_schedule_limit),
+          time_limit=_schedule_limit,
+          modes=(("replan", StageMode("planning.replanning.stage:replan_tasks", gather=stage_io.gather_replan)),)),
     Stage("finalize", "planning.stages.finalize:finalize_plan", reads=("risk", "decompose", "allocate", "schedule"),
           time_limit=_fixed(20), save_rows=stage_io.save_risk_rows, writes_document=True),
 )
@@ -84,6 +112,16 @@ def get_stage(name: str) -> Stage:
 def stages_from(name: str) -> tuple[Stage, ...]:
     """The chain from `name` to the end (a replan starts at `allocate`)."""
     return REGISTRY[STAGE_NAMES.index(name):]
+
+
+def stages_before(name: str) -> tuple[Stage, ...]:
+    """The stages a chain from `name` does not run: a replan copies their results from the version it replaces."""
+    return REGISTRY[:STAGE_NAMES.index(name)]
+
+
+# Where a replan's chain starts: what the goal says (risk pre-assessment, decomposition) has not changed;
+# the resources, the schedule and everything derived from them are planned again.
+REPLAN_FROM = "allocate"
 
 
 def longest_hard_limit(settings: PlanningSettings) -> float:

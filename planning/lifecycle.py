@@ -37,6 +37,12 @@ VERSION_STATES = tuple(VERSION_TRANSITIONS)
 VERSION_DONE_STATES = ("ready", "failed", "cancelled", "superseded")
 
 
+# Replanning writes a later version of a plan without moving the plan: only a plan under way (approved, or
+# executing) is replanned, and it stays where it is (on its old baseline) until that version is approved, which
+# moves the baseline and leaves the plan in its state. A ready plan is decided on first (approve or reject).
+REPLANNABLE_PLAN_STATES: tuple[str, ...] = ("approved", "executing")
+
+
 class TransitionError(ValueError):
     """A state change the table does not allow; says where the thing is and where it may go."""
 
@@ -59,3 +65,20 @@ def check_plan_transition(current: str, target: str) -> None:
 
 def check_version_transition(current: str, target: str) -> None:
     _check("plan version", VERSION_TRANSITIONS, current, target)
+
+
+class NotReplannable(ValueError):
+    """A replan asked of a plan that is not under way; says where it is and which states can be replanned."""
+
+    def __init__(self, current: str):
+        self.current, self.allowed = current, REPLANNABLE_PLAN_STATES
+        super().__init__(f"a plan that is {current} cannot be replanned; only a plan that is "
+                         f"{' or '.join(REPLANNABLE_PLAN_STATES)} can")
+
+
+def check_replan(current: str) -> None:
+    """A plan in `current` may get a replanned version (NotReplannable otherwise)."""
+    if current not in PLAN_TRANSITIONS:
+        raise ValueError(f"unknown plan state {current!r}")
+    if current not in REPLANNABLE_PLAN_STATES:
+        raise NotReplannable(current)

@@ -36,6 +36,17 @@ class PlanningSettings:
     issue_escalation_hours_high: float = 8.0
     issue_escalation_hours_critical: float = 2.0
     issue_escalation_max_level: int = 3
+    # Replanning (planning.replanning.TriggerThresholds.from_settings reads these; docs/lifecycle.md):
+    # the beat scan of executing plans runs every `replan_scan_seconds` when
+    # `enable_continuous_replanning` is on, and replans a plan at most once per
+    # `replanning_interval_minutes` (a manual replan is not debounced).
+    replan_spi_t_threshold: float = 0.9
+    replan_cpi_threshold: float = 0.9
+    replan_min_percent_complete: float = 10.0
+    replan_late_tolerance_hours: float = 0.0
+    replan_deadline_probability_threshold: float = 0.8
+    replan_min_escalation_level: int = 1
+    replan_scan_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -74,6 +85,26 @@ class PlanningSettings:
         if isinstance(self.issue_escalation_max_level, bool) or not isinstance(self.issue_escalation_max_level, int) \
                 or not 1 <= self.issue_escalation_max_level <= 10:
             out.append("issue_escalation_max_level must be a whole number from 1 to 10")
+        for name in ("replan_spi_t_threshold", "replan_cpi_threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 10:
+                out.append(f"{name} must be a number above 0 and at most 10")
+        if isinstance(self.replan_min_percent_complete, bool) or not isinstance(
+                self.replan_min_percent_complete, int | float) or not 0 <= self.replan_min_percent_complete <= 100:
+            out.append("replan_min_percent_complete must be between 0 and 100")
+        if isinstance(self.replan_late_tolerance_hours, bool) or not isinstance(
+                self.replan_late_tolerance_hours, int | float) or not 0 <= self.replan_late_tolerance_hours < 1e6:
+            out.append("replan_late_tolerance_hours must be a number of hours >= 0")
+        if isinstance(self.replan_deadline_probability_threshold, bool) or not isinstance(
+                self.replan_deadline_probability_threshold, int | float) \
+                or not 0 <= self.replan_deadline_probability_threshold <= 1:
+            out.append("replan_deadline_probability_threshold must be between 0 and 1")
+        if isinstance(self.replan_min_escalation_level, bool) or not isinstance(self.replan_min_escalation_level, int) \
+                or not 0 <= self.replan_min_escalation_level <= 10:
+            out.append("replan_min_escalation_level must be a whole number from 0 to 10")
+        if isinstance(self.replan_scan_seconds, bool) or not isinstance(self.replan_scan_seconds, int | float) \
+                or not 1 <= self.replan_scan_seconds <= 86400:
+            out.append("replan_scan_seconds must be between 1 and 86400 seconds")
         return out
 
     @property

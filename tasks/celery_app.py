@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-from tasks.beat import BEAT_SCHEDULE
+from tasks.beat import beat_schedule
 from tasks.queues import TASK_QUEUES
 
 
@@ -19,7 +19,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.conf.task_queues = TASK_QUEUES
     celery_app.conf.task_default_queue = "finalize"
-    celery_app.conf.beat_schedule = BEAT_SCHEDULE
+    celery_app.conf.beat_schedule = beat_schedule(app.config["PLANNING"])
     # Each stage's time limits, from the registry and this app's settings (config.py checks
     # that the hard limits stay under the visibility timeout).
     celery_app.conf.task_annotations = {
@@ -29,6 +29,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     # Importing registers the @shared_task functions with this app.
     import tasks.maintenance  # noqa: F401
+    import tasks.replan  # noqa: F401
     import tasks.stages  # noqa: F401
 
     app.extensions["celery"] = celery_app

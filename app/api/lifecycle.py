@@ -4,6 +4,8 @@
     POST /api/v1/plans/{id}/reject    {"reason", "version"?}     ready -> rejected
     GET  /api/v1/plans/{id}/versions                             every version, headline numbers
     GET  /api/v1/plans/{id}/diff?from=N&to=M                     planning.progress.diff of two versions
+    POST /api/v1/plans/{id}/replan    {"reason"}                 version n+1 from the status date (202)
+    GET  /api/v1/plans/{id}/replans                              the replan triggers: why, when, which version
 
 A move planning/lifecycle.py does not allow is a 409 naming the current state and the
 allowed ones (app/problems.py). The actor is the X-Actor header until the API has security.
@@ -11,14 +13,18 @@ allowed ones (app/problems.py). The actor is the X-Actor header until the API ha
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+import logging
+
+from flask import Blueprint, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from app.api.plans import _plan_or_404, actor, json_body, version_param
 from app.extensions import db
 from app.problems import ApiProblem, flatten_marshmallow, problem_response
-from app.services import lifecycle
+from app.services import lifecycle, replanning
+from planning.lifecycle import NotReplannable
 
+log = logging.getLogger(__name__)
 bp = Blueprint("lifecycle", __name__, url_prefix="/api/v1/plans")
 
 
@@ -44,7 +50,14 @@ class PlanReject(Schema):
     version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
 
 
-APPROVE_SCHEMA, REJECT_SCHEMA = PlanApprove(), PlanReject()
+class PlanReplan(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=[validate.Length(max=2000), _not_blank])
+
+
+APPROVE_SCHEMA, REJECT_SCHEMA, REPLAN_SCHEMA = PlanApprove(), PlanReject(), PlanReplan()
 
 
 def _load(schema: Schema) -> dict:
@@ -85,6 +98,34 @@ def reject(plan_id: str):
     return _decision_body(decision)
 
 
+@bp.post("/<plan_id>/replan")
+def replan(plan_id: str):
+    """Version n+1 from the plan's status date, now (not debounced); 202 with the new version's Location."""
+    from tasks.replan import send_chain
+
+    _plan_or_404(plan_id)
+    options = _load(REPLAN_SCHEMA)
+    started = replanning.manual_replan(session=db.session, plan_id=plan_id, reason=options["reason"].strip(),
+                                       actor=actor())
+    try:
+        send_chain(started)
+    except Exception:  # broker away: the version is stored, queued; the stalled-plan sweep sends it
+        log.exception("could not send the replan chain of plan %s v%s; the sweep will", plan_id, started.version)
+    db.session.expire_all()
+    plan = _plan_or_404(plan_id)
+    version = lifecycle.version_row(session=db.session, plan_id=plan_id, number=started.version)
+    body = {"id": plan_id, "status": plan.status, "version": started.version, "version_status": version.status,
+            "baseline_version": plan.baseline_version, "created": started.created, "trigger": started.trigger_id}
+    return body, 202, {"Location": f"/api/v1/plans/{plan_id}?version={started.version}"}
+
+
+@bp.get("/<plan_id>/replans")
+def replans(plan_id: str):
+    _plan_or_404(plan_id)
+    return {"id": plan_id, "triggers": replanning.triggers_of(session=db.session, plan_id=plan_id),
+            "continuous_replanning": current_app.config["PLANNING"].enable_continuous_replanning}
+
+
 @bp.get("/<plan_id>/versions")
 def versions(plan_id: str):
     plan = _plan_or_404(plan_id)
@@ -121,3 +162,15 @@ def _version_not_planned(error: lifecycle.VersionNotPlanned):
 def _version_mismatch(error: lifecycle.VersionMismatch):
     return problem_response(409, "version-mismatch", "Not the current version", str(error),
                             extra={"version": error.asked, "current_version": error.current})
+
+
+@bp.app_errorhandler(NotReplannable)
+def _not_replannable(error: NotReplannable):
+    return problem_response(409, "not-replannable", "The plan cannot be replanned", str(error),
+                            extra={"current_state": error.current, "allowed": list(error.allowed)})
+
+
+@bp.app_errorhandler(lifecycle.AlreadyDecided)
+def _already_decided(error: lifecycle.AlreadyDecided):
+    return problem_response(409, "already-decided", "The version is already decided", str(error),
+                            extra={"version": error.number, "decision": error.decision})

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.models import AuditEntry, Plan, PlanApproval, PlanVersion, utcnow
+from app.models import AuditEntry, Plan, PlanApproval, PlanIssue, PlanProgress, PlanTask, PlanVersion, utcnow
 from app.services import audit
-from planning.lifecycle import check_plan_transition, check_version_transition
+from planning.lifecycle import REPLANNABLE_PLAN_STATES, check_plan_transition, check_version_transition
 
 PIPELINE_ACTOR = "layer2-pipeline"
 AUTO_APPROVER = "layer2-auto-approval"
@@ -75,6 +75,12 @@ class VersionMismatch(RuntimeError):
         super().__init__(f"version {asked} is not the current version ({current}); read the plan again")
 
 
+class AlreadyDecided(RuntimeError):
+    def __init__(self, number: int, decision: str):
+        self.number, self.decision = number, decision
+        super().__init__(f"version {number} is already {decision}")
+
+
 @dataclass(frozen=True)
 class Decision:
     plan_id: str
@@ -117,8 +123,11 @@ def move_plan(*, session: Session, plan: Plan, target: str, actor: str, **after)
 def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment: str | None,
             version: int | None) -> Decision:
     plan = lock_plan(session=session, plan_id=plan_id)
-    check_plan_transition(plan.status, target)
     current = _version_row(session, plan_id, plan.current_version)
+    if plan.status in REPLANNABLE_PLAN_STATES and plan.baseline_version is not None \
+            and current.version != plan.baseline_version:
+        return _decide_replan(session, plan, current, target, actor=actor, comment=comment, version=version)
+    check_plan_transition(plan.status, target)
     if version is not None and version != current.version:
         raise VersionMismatch(version, current.version)
     if current.status != "ready":
@@ -131,6 +140,79 @@ def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment:
         plan.baseline_version = current.version
     session.commit()
     return Decision(plan_id, plan.status, current.version, plan.baseline_version)
+
+
+def _decide_replan(session: Session, plan: Plan, current: PlanVersion, target: str, *, actor: str,
+                   comment: str | None, version: int | None) -> Decision:
+    """A later version (a replan) of a plan under way: approving it moves the baseline to it, rejecting
+    it keeps the old one; the plan stays where it is (approved or executing) either way."""
+    if version is not None and version != current.version:
+        raise VersionMismatch(version, current.version)
+    if current.status != "ready":
+        raise VersionNotPlanned(current.version, current.status, f"only a ready version can be {target}")
+    decided = session.execute(sa.select(PlanApproval.decision).where(
+        PlanApproval.plan_id == plan.id, PlanApproval.version == current.version)).scalar()
+    if decided is not None:
+        raise AlreadyDecided(current.version, decided)
+    now = utcnow()
+    connection = session.connection()
+    if target == "approved":
+        rebaseline(connection, plan_id=plan.id, old=plan.baseline_version, new=current.version, actor=actor,
+                   auto=False, comment=comment, now=now)
+    else:
+        connection.execute(sa.insert(PlanApproval.__table__).values(
+            plan_id=plan.id, version=current.version, decision=target, actor=actor, auto=False, comment=comment,
+            at=now))
+        connection.execute(AUDIT_TRANSITION, version_audit(plan.id, current.version, current.status, "rejected",
+                                                           actor=actor, now=now, comment=comment))
+    session.commit()
+    session.expire(plan)
+    return Decision(plan.id, plan.status, current.version, plan.baseline_version)
+
+
+_T_NEW, _T_OLD = PlanTask.__table__.alias("n"), PlanTask.__table__.alias("o")
+_LIVE = ("status", "percent_complete", "actual_start", "actual_finish", "remaining_hours", "actual_cost",
+         "blocked_reason", "status_date")
+
+
+def rebaseline(connection, *, plan_id: str, old: int | None, new: int, actor: str, auto: bool,
+               comment: str | None, now) -> None:
+    """Version `new` of a plan under way is approved: it becomes the baseline, in the caller's transaction.
+
+    Take the plan's row lock first (feedback holds it while it writes). The live task state
+    reported on the old baseline since the new version's status date is carried to the new
+    version's rows, task by task by uid (the same task has the same uid in every version), with
+    the open issues and the feedback counter, so later feedback lands on the new baseline and
+    nothing reported meanwhile is lost.
+    """
+    connection.execute(sa.insert(PlanApproval.__table__).values(
+        plan_id=plan_id, version=new, decision="approved", actor=actor, auto=auto, comment=comment, at=now))
+    connection.execute(sa.update(Plan.__table__).where(Plan.__table__.c.id == plan_id)
+                       .values(baseline_version=new, updated_at=now))
+    ids = dict(connection.execute(sa.select(PlanVersion.version, PlanVersion.id).where(
+        PlanVersion.plan_id == plan_id, PlanVersion.version.in_([v for v in (old, new) if v is not None]))).all())
+    if old is not None and old in ids:
+        old_id, new_id = ids[old], ids[new]
+        same = sa.and_(_T_OLD.c.plan_version_id == old_id, _T_OLD.c.uid == _T_NEW.c.uid)
+        connection.execute(
+            sa.update(_T_NEW).where(_T_NEW.c.plan_version_id == new_id)
+            .where(sa.exists().where(same))
+            .values({name: sa.select(_T_OLD.c[name]).where(same).scalar_subquery() for name in _LIVE}
+                    | {"row_version": _T_NEW.c.row_version + 1}))
+        issues = PlanIssue.__table__
+        connection.execute(
+            sa.update(issues).where(issues.c.plan_id == plan_id, issues.c.plan_version_id == old_id,
+                                    issues.c.status == "open")
+            .values(plan_version_id=new_id,
+                    plan_task_id=sa.select(_T_NEW.c.id).select_from(_T_NEW.join(_T_OLD, _T_OLD.c.uid == _T_NEW.c.uid))
+                    .where(_T_OLD.c.id == issues.c.plan_task_id, _T_NEW.c.plan_version_id == new_id)
+                    .scalar_subquery()))
+        progress = PlanProgress.__table__
+        connection.execute(sa.update(progress).where(progress.c.plan_id == plan_id).values(plan_version_id=new_id))
+    connection.execute(AUDIT_TRANSITION, [
+        {"b_actor": actor, "b_action": "plan.rebaseline", "b_entity": "plan", "b_entity_id": plan_id, "b_now": now,
+         "b_before": audit.digest({"baseline_version": old}),
+         "b_after": audit.digest({"baseline_version": new, "auto": auto, "comment": comment})}])
 
 
 def approval_view(*, session: Session, plan_id: str, version: int, document: dict) -> dict:

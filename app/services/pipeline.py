@@ -31,12 +31,18 @@ from app.services.lifecycle import (
     PIPELINE_ACTOR,
     PLAN_FOLLOWS_VERSION,
     plan_audit,
+    rebaseline,
     version_audit,
 )
 from app.stages import Stage, get_stage
 from planning.errors import PlanningError
 from planning.goal import Goal as PlanningGoal
-from planning.lifecycle import VERSION_DONE_STATES, check_plan_transition, check_version_transition
+from planning.lifecycle import (
+    REPLANNABLE_PLAN_STATES,
+    VERSION_DONE_STATES,
+    check_plan_transition,
+    check_version_transition,
+)
 from planning.settings import PlanningSettings
 from planning.stages.input import StageInput
 
@@ -72,7 +78,8 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
     begun = _begin(stage, version_id, settings=settings, worker=worker, dead_letter=dead_letter)
     if isinstance(begun, StageOutcome):
         return begun
-    run_id, goal_document, facts = begun
+    run_id, goal_document, facts, mode = begun
+    stage = stage.for_mode(mode)  # a version of another mode (a replan) may run another function
     started = time.monotonic()
     try:
         data = StageInput(goal=PlanningGoal.from_dict(goal_document), settings=settings, **facts)
@@ -111,7 +118,9 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
 # than the database spends answering. Values come as bind parameters.
 _P = sa.bindparam
 _LOAD_VERSION = (
-    sa.select(PlanVersion.status, PlanVersion.plan_id, PlanVersion.version, PlanVersion.created_at,
+    sa.select(PlanVersion.status, PlanVersion.plan_id, PlanVersion.version,
+              # the moment the plan's dates derive from: a replan keeps its plan's (origin_at)
+              sa.func.coalesce(PlanVersion.origin_at, PlanVersion.created_at).label("created_at"), PlanVersion.mode,
               Plan.status.label("plan_status"), Goal.document.label("goal_document"))
     .join(Plan, Plan.id == PlanVersion.plan_id).join(Goal, Goal.id == Plan.goal_id)
     .where(PlanVersion.id == _P("b_version_id"))
@@ -167,6 +176,8 @@ _APPROVE_PLAN = (
 _INSERT_AUTO_APPROVAL = sa.insert(PlanApproval).values(
     plan_id=_P("b_plan_id"), version=_P("b_version"), decision="approved", actor=AUTO_APPROVER, auto=True,
     comment=AUTO_APPROVAL_COMMENT, at=_P("b_now"))
+# The plan's row lock before a later version is approved automatically (feedback holds it while it writes).
+_LOCK_PLAN_BASELINE = sa.select(Plan.status, Plan.baseline_version).where(Plan.id == _P("b_plan_id")).with_for_update()
 _START_VERSION = (
     sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status == "queued")
     .values(status="planning", updated_at=_P("b_now")).returning(PlanVersion.id)
@@ -174,10 +185,10 @@ _START_VERSION = (
 
 
 def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker: str | None,
-           dead_letter: Callable[[], None] | None) -> StageOutcome | tuple[int, dict, dict]:
+           dead_letter: Callable[[], None] | None) -> StageOutcome | tuple[int, dict, dict, str]:
     """One transaction: check the version, record the run, read the stage's inputs.
 
-    Returns the run id, the goal document and the version's facts for the StageInput.
+    Returns the run id, the goal document, the version's facts for the StageInput and its mode.
     """
     session = db.session
     sql = session.connection().execute
@@ -214,7 +225,7 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
     session.commit()
     facts = {"created_at": version.created_at, "results": results, "plan_id": version.plan_id,
              "version": version.version}
-    return run_id, version.goal_document, facts
+    return run_id, version.goal_document, facts, version.mode
 
 
 def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: float,
@@ -280,6 +291,15 @@ def _finish_planning(sql, plan_id: str, data: StageInput, document: dict, now) -
         audits.append(version_audit(plan_id, earlier, "ready", "superseded", actor=PIPELINE_ACTOR, now=now,
                                     by_version=number))
     auto = data.settings.auto_approve_low_risk_plans and bool((document.get("approval") or {}).get("auto_approvable"))
+    plan = sql(_LOCK_PLAN_BASELINE, {"b_plan_id": plan_id}).one()
+    if plan.status in REPLANNABLE_PLAN_STATES and plan.baseline_version is not None:
+        # A later version of a plan under way (a replan): the plan stays where it is; the version waits for
+        # approval on the old baseline, or, when it may be approved automatically, becomes the baseline now.
+        if auto:
+            rebaseline(sql.__self__, plan_id=plan_id, old=plan.baseline_version, new=number, actor=AUTO_APPROVER,
+                       auto=True, comment=AUTO_APPROVAL_COMMENT, now=now)
+        sql(AUDIT_TRANSITION, audits)
+        return
     target = "approved" if auto else "ready"
     check_plan_transition("planning", target)
     keys = {"b_plan_id": plan_id, "b_from": "planning", "b_version": number, "b_now": now}

@@ -77,6 +77,12 @@ def stage_states(*, session: Session, version: PlanVersion) -> dict:
             continue  # a later duplicate delivery does not undo success
         entry.update(state=run.state, started_at=_iso(run.started_at), finished_at=_iso(run.finished_at),
                      worker=run.worker, error=run.error)
+    if version.mode == "replan":  # the stages a replan does not re-run: their results are the replaced version's
+        from app.stages import REPLAN_FROM, stages_before
+
+        for stage in stages_before(REPLAN_FROM):
+            if states[stage.name]["state"] == "pending":
+                states[stage.name].update(state="copied", from_version=version.replan_of)
     if version.status == "cancelled":
         for entry in states.values():
             if entry["state"] == "pending":
@@ -99,6 +105,7 @@ def plan_view(*, session: Session, plan: Plan, number: int | None = None) -> dic
     envelope = {
         "id": plan.id,
         "version": version.version,
+        "mode": version.mode,
         "status": plan.status,
         "version_status": version.status,
         "current_version": plan.current_version,
@@ -111,6 +118,9 @@ def plan_view(*, session: Session, plan: Plan, number: int | None = None) -> dic
             "versions": [{"version": v.version, "status": v.status, "reason": v.reason} for v in plan.versions]}
     if version.error:
         view["error"] = version.error
+    if version.mode == "replan":
+        view["replan_of"] = version.replan_of
+        view["replan_status_date"] = _iso(version.status_date)
     if version.status in lifecycle.PLANNED_VERSION_STATES and version.document:
         document = version.document
         view.update(document)

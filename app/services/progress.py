@@ -220,8 +220,9 @@ def states_as_of(session: Session, *, plan_id: str, version_id: int, task_keys,
     """Each task's state after the last report dated at or before `as_of` (not started before its first)."""
     states = {key: TaskState() for key in task_keys}
     query = (sa.select(FeedbackEvent.task_key, FeedbackEvent.state)
-             .where(FeedbackEvent.plan_id == plan_id, FeedbackEvent.plan_version_id == version_id,
-                    FeedbackEvent.status_date <= as_of)
+             # every version's events: a task keeps its id (and uid) across versions, and a replan's version
+             # continues what was reported on the one it replaced (docs/lifecycle.md, Replanning)
+             .where(FeedbackEvent.plan_id == plan_id, FeedbackEvent.status_date <= as_of)
              .order_by(FeedbackEvent.status_date, FeedbackEvent.id))
     for task_key, state in session.execute(query):
         states[task_key] = TaskState.from_dict(state)
@@ -431,8 +432,7 @@ def snapshots(session: Session, execution: Execution, day_hours: int) -> list[tu
     """The progress at the last report of each working day up to the execution's moment (for the S-curve)."""
     base = execution.base
     query = (sa.select(FeedbackEvent.task_key, FeedbackEvent.state, FeedbackEvent.status_date)
-             .where(FeedbackEvent.plan_id == execution.plan.id, FeedbackEvent.plan_version_id == base.version_id,
-                    FeedbackEvent.status_date <= execution.as_of)
+             .where(FeedbackEvent.plan_id == execution.plan.id, FeedbackEvent.status_date <= execution.as_of)
              .order_by(FeedbackEvent.status_date, FeedbackEvent.id))
     states: dict[str, TaskState] = {}
     taken: list[tuple[float, dict[str, TaskProgress]]] = []
@@ -569,7 +569,8 @@ def task_view(session: Session, execution: Execution, task_key: str, settings: P
     planned = base.baseline.task(task_key)
     report = task_progress(task_key, state, base.clock, at_hours) if state.reported else TaskProgress(task_key)
     slip = slip_hours(planned, report, at_hours)
-    events = session.execute(sa.select(FeedbackEvent).where(FeedbackEvent.plan_task_id == row.id)
+    events = session.execute(sa.select(FeedbackEvent).where(FeedbackEvent.plan_id == execution.plan.id,
+                                                            FeedbackEvent.task_key == task_key)
                              .order_by(FeedbackEvent.status_date, FeedbackEvent.id)).scalars()
     assessment = reassessment(session, execution, settings)["assessment"]
     criticality = assessment.schedule_risk.criticality.get(task_key) if assessment.schedule_risk else None

@@ -58,6 +58,9 @@ def replace_pools(*, session: Session, pools: list[dict], actor: str) -> dict:
                  before=sorted(before.values(), key=lambda p: p["type"]),
                  after=sorted(after.values(), key=lambda p: p["type"]))
     flagged = plans_using(session=session, types=changed)
+    from app.services.replanning import record_pool_changes  # a trigger for the replan scan
+
+    record_pool_changes(session=session, plan_ids=flagged, before=before, after=after)
     session.commit()
     return {"resources": [record.to_dict() for record in list_pools(session=session)],
             "changed": changed, "flagged_plans": flagged}

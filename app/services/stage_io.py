@@ -46,3 +46,62 @@ def save_risk_rows(session: Session, version_id: int, output: dict, data: StageI
             for risk in output["risks"]]
     if rows:
         session.connection().execute(sa.insert(PlanRisk.__table__), rows)
+
+
+# -- a replan (mode "replan" of the allocate and schedule stages; app/services/replanning.py) ----------------
+
+def _replan_facts(data: StageInput):
+    from app.models import PlanVersion
+
+    version = db.session.execute(sa.select(PlanVersion.id, PlanVersion.replan_of, PlanVersion.status_date).where(
+        PlanVersion.plan_id == data.plan_id, PlanVersion.version == data.version)).one()
+    previous_id = db.session.execute(sa.select(PlanVersion.id).where(
+        PlanVersion.plan_id == data.plan_id, PlanVersion.version == version.replan_of)).scalar_one()
+    return version, previous_id
+
+
+def replace_layer8_holds(output: dict, data: StageInput) -> dict:
+    """The new version's holds are made (as for any version), then the replaced version's are released."""
+    from app.models import StageResult
+    from app.services.resources import _release_quietly
+
+    confirmed = confirm_layer8_holds(output, data)
+    client = layer8_client_for(current_app)
+    if client is None:
+        return confirmed
+    _, previous_id = _replan_facts(data)
+    previous = db.session.execute(sa.select(StageResult.output).where(
+        StageResult.plan_version_id == previous_id, StageResult.stage == "allocate")).scalar()
+    held = sorted({row["layer8_allocation_id"] for row in (previous or {}).get("allocations", ())
+                   if row.get("layer8_allocation_id")})
+    released = sum(_release_quietly(client, allocation_id) for allocation_id in held)
+    integration = confirmed.setdefault("integration", {}).setdefault("layer8", {})
+    integration["released_from_replaced_version"] = {"holds": len(held), "released": released}
+    return confirmed
+
+
+def gather_replan(data: StageInput) -> dict:
+    """`sources["replan"]` for planning.replanning.stage.replan_tasks: the replaced version's schedule, and
+    each task's progress at the version's status date (its own task rows, copied then), in working hours
+    from the plan's start."""
+    import dataclasses
+    import math
+
+    from app.models import StageResult
+    from app.services.progress import PlanClock, TaskState, task_progress
+    from planning.work_calendar import calendar_for
+
+    version, previous_id = _replan_facts(data)
+    previous = db.session.execute(sa.select(StageResult.output).where(
+        StageResult.plan_version_id == previous_id, StageResult.stage == "schedule")).scalar_one()
+    clock = PlanClock(calendar_for(data.settings), data.start)
+    status_hours = max(0, math.ceil(clock.hours(version.status_date) - 1e-9))
+    progress = {}
+    for row in db.session.execute(sa.select(PlanTask).where(PlanTask.plan_version_id == version.id)).scalars():
+        state = TaskState.from_row(row)
+        if not state.reported:
+            continue
+        report = task_progress(row.task_key, state, clock, status_hours)
+        progress[row.task_key] = {key: value for key, value in dataclasses.asdict(report).items() if key != "task_id"}
+    db.session.rollback()  # reads only: end the transaction before the solver runs
+    return {"replan": {"previous_schedule": previous, "progress": progress, "status_hours": status_hours}}

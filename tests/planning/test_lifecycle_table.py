@@ -7,9 +7,12 @@ import pytest
 from planning.lifecycle import (
     PLAN_FINAL_STATES,
     PLAN_TRANSITIONS,
+    REPLANNABLE_PLAN_STATES,
     VERSION_TRANSITIONS,
+    NotReplannable,
     TransitionError,
     check_plan_transition,
+    check_replan,
     check_version_transition,
 )
 
@@ -41,3 +44,17 @@ def test_a_refused_transition_names_the_current_state_and_the_allowed_ones():
     assert "executing" in str(caught.value) and "completed" in str(caught.value)
     with pytest.raises(TransitionError):
         check_version_transition("ready", "planning")
+
+
+def test_only_a_plan_under_way_is_replanned_and_it_keeps_its_state():
+    """approved and executing plans get replanned versions; the others are refused naming where they are."""
+    assert REPLANNABLE_PLAN_STATES == ("approved", "executing")
+    for state in REPLANNABLE_PLAN_STATES:
+        check_replan(state)
+        assert state not in PLAN_TRANSITIONS[state]  # no plan move: the plan stays where it is
+    for state in set(PLAN_TRANSITIONS) - set(REPLANNABLE_PLAN_STATES):
+        with pytest.raises(NotReplannable) as caught:
+            check_replan(state)
+        assert caught.value.current == state and caught.value.allowed == REPLANNABLE_PLAN_STATES
+    with pytest.raises(ValueError):
+        check_replan("dreaming")
