@@ -185,3 +185,21 @@ def test_feedback_metrics_are_exported_without_a_plan_label(client):
     feedback_lines = [line for line in text.splitlines()
                       if line.startswith(("layer2_plan_progress", "layer2_feedback", "layer2_tasks_", "layer2_issues"))]
     assert feedback_lines and not any(plan["id"] in line for line in feedback_lines)
+
+
+def test_escalation_settings_are_read_from_the_planning_table_and_validated(tmp_path):
+    import pytest
+
+    from app.config import ConfigError, build_planning_settings
+
+    config = tmp_path / "layer2.toml"
+    config.write_text("[planning]\nissue_escalation_hours_high = 4\nissue_escalation_max_level = 5\n")
+    settings = build_planning_settings({"LAYER2_CONFIG_FILE": str(config)})
+    assert settings.escalation_thresholds == {"low": 72.0, "medium": 24.0, "high": 4, "critical": 2.0}
+    assert settings.issue_escalation_max_level == 5
+    for line, named in (("issue_escalation_hours_critical = 0", "issue_escalation_hours_critical"),
+                        ("issue_escalation_hours_low = -3", "issue_escalation_hours_low"),
+                        ("issue_escalation_max_level = 0", "issue_escalation_max_level")):
+        config.write_text(f"[planning]\n{line}\n")
+        with pytest.raises(ConfigError, match=named):
+            build_planning_settings({"LAYER2_CONFIG_FILE": str(config)})

@@ -140,3 +140,28 @@ def test_sixteen_clients_without_if_match_are_applied_one_at_a_time(pg_api):
     assert versions["build"] == versions["docs"] == THREADS * 3 + 1
     dates = [state["status_date"] for _, task, state in events if task == "docs"]
     assert dates == sorted(dates)  # the default status date is taken under the lock: in order
+
+
+def test_idempotency_and_if_match_on_postgresql(pg_api):
+    """The PostgreSQL path (one locking, one writing statement): a replay writes nothing, another body is a 422,
+    a stale If-Match a 412, and a refused first request leaves no counter row behind."""
+    app, base_url = pg_api
+    plan_id = _approved_plan(base_url)
+    url = f"{base_url}/api/v1/plans/{plan_id}"
+    refused = requests.put(url, json={"updates": [{"task_id": "nope", "status": "in_progress"}]}, timeout=10)
+    assert refused.status_code == 422
+    assert requests.get(f"{url}/progress", timeout=10).headers["ETag"] == '"feedback-0"'
+    body = {"status_date": "2026-11-03T12:00:00Z", "updates": [{"task_id": "design", "status": "completed"}]}
+    first = requests.put(url, json=body, headers={"Idempotency-Key": "pg-1", "If-Match": '"feedback-0"'}, timeout=10)
+    assert first.status_code == 200 and first.headers["ETag"] == '"feedback-1"'
+    replay = requests.put(url, json=body, headers={"Idempotency-Key": "pg-1", "If-Match": '"feedback-0"'}, timeout=10)
+    assert replay.status_code == 200 and replay.json() == first.json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    other = requests.put(url, json={**body, "status_date": "2026-11-03T13:00:00Z"},
+                         headers={"Idempotency-Key": "pg-1"}, timeout=10)
+    assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
+    stale = requests.put(url, json={"updates": [{"task_id": "build", "percent_complete": 5}]},
+                         headers={"If-Match": '"feedback-0"'}, timeout=10)
+    assert stale.status_code == 412
+    events, versions = _events(app, plan_id)
+    assert [(seq, task) for seq, task, _ in events] == [(1, "design")] and versions["design"] == 2

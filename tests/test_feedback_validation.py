@@ -102,15 +102,18 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """One embedded app, one approved plan with `design` completed on Monday 17:00."""
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.farm)])
+def setup(request, tmp_path_factory):
+    """One app (Celery eager) on SQLite, then on PostgreSQL (its own path: one locking statement, one writing
+    statement), one approved plan with `design` completed on Monday 17:00."""
     from app import create_app
     from app.cli import upgrade_database
 
-    path = tmp_path_factory.mktemp("feedback-validation")
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}/layer2.sqlite", "CELERY_BROKER_URL": None,
-                      "CELERY_KEY_PREFIX": None})
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('feedback-validation')}/layer2.sqlite"
+    else:
+        url = request.getfixturevalue("pg_url")
+    app = create_app({"DATABASE_URL": url, "CELERY_BROKER_URL": None, "CELERY_KEY_PREFIX": None})
     upgrade_database(app)
     client = app.test_client()
     plan = approved_plan(client)
