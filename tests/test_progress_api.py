@@ -104,6 +104,7 @@ def test_the_report(client, executing):
                       (2.0, 1600.0, None, None), (3.0, 2400.0, None, None)]
     assert report["s_curve"]["points"][1]["date"] == "2026-11-03T09:00:00Z"
     forecast = report["forecast"]
+    assert forecast["planned_finish"] == "2026-11-04T17:00:00Z" and forecast["planned_finish_hours"] == 24.0
     assert forecast["spi_t"]["finish"] == "2026-11-05T12:00:00Z"
     # Monte Carlo of the rest from hour 12: build's 12 hours left (4 h spent on 25 %: the planned rate)
     # decide the finish at hour 24; estimates are fixed, so every percentile is that hour.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -488,7 +488,8 @@ def report(session: Session, execution: Execution, settings: PlanningSettings) -
     issues = [issue_view(issue) for issue in open_issues(session, execution.plan.id)]
     risks = [r.to_dict() for r in assessment.risks]
     escalations = _escalation_alerts(session, base.version_id)
-    planned_finish = base.document.get("finish")
+    planned_finish = iso(as_utc(datetime.fromisoformat(base.document["finish"]))) if base.document.get("finish") \
+        else None
     forecast_spi_t = body["earned_schedule"]["forecast_finish"]
     body.update({
         "s_curve": curve,
@@ -595,7 +596,3 @@ def task_view(session: Session, execution: Execution, task_key: str, settings: P
         "issues": [issue_view(issue) for issue in session.execute(
             sa.select(PlanIssue).where(PlanIssue.plan_task_id == row.id).order_by(PlanIssue.opened_at)).scalars()],
     }
-
-
-def with_as_of(execution: Execution, as_of: datetime) -> Execution:
-    return replace(execution, as_of=as_of)
