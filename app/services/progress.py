@@ -225,7 +225,8 @@ def states_as_of(session: Session, *, plan_id: str, version_id: int, task_keys,
              .where(FeedbackEvent.plan_id == plan_id, FeedbackEvent.status_date <= as_of)
              .order_by(FeedbackEvent.status_date, FeedbackEvent.id))
     for task_key, state in session.execute(query):
-        states[task_key] = TaskState.from_dict(state)
+        if task_key in states:  # a task a replan removed is not counted against this baseline
+            states[task_key] = TaskState.from_dict(state)
     return states
 
 
