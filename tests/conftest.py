@@ -107,3 +107,19 @@ def start_worker(farm_env, tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def start_beat(farm_env, tmp_path):
+    """Start real `celery beat` processes; all are stopped at the end of the test."""
+    beats: list[farm.BeatProcess] = []
+
+    def start(name: str = "beat", **extra_env) -> farm.BeatProcess:
+        beat = farm.BeatProcess(farm_env, name, tmp_path, {k: str(v) for k, v in extra_env.items()})
+        beats.append(beat)
+        beat.wait_ready()
+        return beat
+
+    yield start
+    for beat in beats:
+        beat.stop()

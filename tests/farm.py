@@ -124,6 +124,51 @@ class WorkerProcess:
         self.log.close()
 
 
+class BeatProcess:
+    """A real `celery beat` process (its own schedule and pid files), in its own process group."""
+
+    def __init__(self, env: dict[str, str], name: str, log_dir: Path | None = None,
+                 extra_env: dict[str, str] | None = None):
+        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
+        directory = log_dir or Path("/tmp")
+        self.log_path = directory / f"beat-{self.name}.log"
+        full_env = {**os.environ, **env, **(extra_env or {})}
+        command = [
+            sys.executable, "-m", "celery", "-A", "tasks.worker:celery_app", "beat", "-l", "INFO",
+            "-s", str(directory / f"beat-{self.name}.schedule"), "--pidfile", str(directory / f"beat-{self.name}.pid"),
+        ]
+        self.log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"beat exited early:\n{self.log_path.read_text()[-3000:]}")
+            if "beat: Starting..." in self.log_path.read_text():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"beat not ready after {timeout} s:\n{self.log_path.read_text()[-3000:]}")
+
+    def sent(self, task: str) -> int:
+        """How many times it has sent `task` (from its log)."""
+        if not self.log_path.exists():
+            return 0
+        return sum(1 for line in self.log_path.read_text().splitlines()
+                   if "Sending due task" in line and f"({task})" in line)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
 class ApiServer:
     """The Flask app served over real HTTP on a loopback port, in a thread."""
 
