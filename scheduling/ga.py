@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .core import Core
 from .rules import list_from_priority, regret_sample, rule_values, topo_positions
-from .sgs import justify, makespan, order_by_start, serial_sgs
+from .sgs import _topological_by, justify, makespan, order_by_start, serial_sgs
 
 
 @dataclass
@@ -32,17 +33,18 @@ class HeuristicOutcome:
 
 
 class _Decoder:
-    def __init__(self, core: Core, avail: list[list[int]], score, justified: bool = True) -> None:
+    def __init__(self, core: Core, avail: list[list[int]], score, justified: bool = True, sgs=serial_sgs) -> None:
         self.core = core
         self.avail = avail
         self.pos = topo_positions(core)
         self.score = score  # (start) -> comparable value, lower is better
         self.justified = justified
+        self.sgs = sgs  # (core, order, avail) -> start
         self.passes = 0
 
     def __call__(self, order: list[int]) -> Individual:
         core = self.core
-        start = serial_sgs(core, order, self.avail)
+        start = self.sgs(core, order, self.avail)
         self.passes += 1
         if self.justified:
             start = justify(core, start, self.pos, self.avail)
@@ -86,6 +88,7 @@ class GeneticSearch:
     and ``lower_bound`` is then a tuple too); makespan by default. ``justified=False``
     decodes with the serial SGS alone: double justification shortens the makespan but
     can move single activities later, which objectives such as tardiness penalise.
+    ``sgs`` replaces the serial SGS as the decoder (same signature as ``serial_sgs``).
     """
 
     def __init__(
@@ -97,11 +100,12 @@ class GeneticSearch:
         score=None,
         population: int | None = None,
         justified: bool = True,
+        sgs=None,
     ) -> None:
         self.core = core
         self.rng = random.Random(seed)
         self.size = population or default_population(core.n)
-        self.decode = _Decoder(core, avail, score or (lambda s: makespan(core, s)), justified)
+        self.decode = _Decoder(core, avail, score or (lambda s: makespan(core, s)), justified, sgs or serial_sgs)
         self.rules = list(rule_values(core, max(core.cp_length(), 1)).values())
         self.pop: list[Individual] = []
         self.pool: dict[tuple[int, ...], Individual] = {}  # seeds, by schedule
@@ -112,6 +116,18 @@ class GeneticSearch:
         if self.best is None or ind.makespan < self.best.makespan:
             self.best = ind
             self.last_gain = time.perf_counter()
+
+    def seed_orders(self, orders: list[list[int]]) -> Individual:
+        """Activity lists from the caller (a warm start: a previous schedule's order) join the seeds.
+
+        Each must be precedence-feasible. Call it before ``seed_rules``/``run``: the
+        population is then built around them.
+        """
+        for order in orders:
+            ind = self.decode(list(order))
+            self.pool.setdefault(tuple(ind.start), ind)
+            self._offer(ind)
+        return self.best
 
     def seed_rules(self, lower_bound: int) -> Individual:
         """One justified schedule per priority rule: cheap, and often already optimal."""
@@ -259,3 +275,18 @@ def genetic_search(
     search = GeneticSearch(core, avail, seed=seed, score=score, population=population)
     best = search.run(seconds, lower_bound, stall_seconds)
     return HeuristicOutcome(best.start, best.makespan, search.schedules, search.generations)
+
+
+def initial_order(core: Core, initial: Mapping[str, int]) -> list[int]:
+    """A precedence-feasible activity list in order of the ``initial`` starts (ties, and
+    activities without a start, by topological position; the latter after all others).
+
+    Raises ValueError when ``initial`` names an activity the problem does not have.
+    """
+    unknown = sorted(set(initial) - set(core.index))
+    if unknown:
+        raise ValueError(f"initial names unknown activity {unknown[0]!r}")
+    pos = topo_positions(core)
+    after = max(initial.values(), default=0) + 1
+    key = [(initial.get(core.keys[i], after), pos[i]) for i in range(core.n)]
+    return _topological_by(core, key, core.pred, core.succ)

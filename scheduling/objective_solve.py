@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 from .bounds import makespan_lower_bound
 from .core import Core
-from .ga import GeneticSearch
+from .ga import GeneticSearch, initial_order
 from .milp import Windows, make_windows
 from .model import ProblemData
 from .objectives import (
@@ -197,8 +198,11 @@ def solve_objective(
     solver: str,
     seed: int,
     makespan_limit: int | None = None,
+    initial: Mapping[str, int] | None = None,
 ) -> SolveResult:
     """``solve`` for "weighted_tardiness" and "cost" (arguments already checked by ``solve``).
+
+    ``initial`` is the warm start of ``solve``: its order joins the GA's seeds.
 
     Raises ValueError when ``makespan_limit`` is below the critical path (release dates,
     lags and fixed starts included): no schedule can meet it, whatever the resources.
@@ -206,13 +210,13 @@ def solve_objective(
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     if objective == WEIGHTED_TARDINESS:
-        return _solve_tardiness(data, t0, deadline, time_limit, solver, seed)
+        return _solve_tardiness(data, t0, deadline, time_limit, solver, seed, initial)
     if objective == COST:
         if makespan_limit is not None and makespan_limit < data.core.cp_length():
             raise ValueError(
                 f"makespan_limit {makespan_limit} is below the critical path length {data.core.cp_length()}"
             )
-        return _solve_cost(data, t0, deadline, time_limit, solver, seed, makespan_limit)
+        return _solve_cost(data, t0, deadline, time_limit, solver, seed, makespan_limit, initial)
     raise ValueError(f"objective must be {WEIGHTED_TARDINESS!r} or {COST!r}, got {objective!r}")
 
 
@@ -230,7 +234,8 @@ def due_date_core(data: ProblemData) -> Core:
 
 
 def _solve_tardiness(
-    data: ProblemData, t0: float, deadline: float, time_limit: float, solver: str, seed: int
+    data: ProblemData, t0: float, deadline: float, time_limit: float, solver: str, seed: int,
+    initial: Mapping[str, int] | None = None,
 ) -> SolveResult:
     core = due_date_core(data)
     run = _Run(data, core, WEIGHTED_TARDINESS, t0)
@@ -254,6 +259,8 @@ def _solve_tardiness(
         run.offer(justify(core, run.best, pos, avail))
         run.stats.update({"schedules": float(ga.schedules), "generations": float(ga.generations)})
 
+    if initial is not None:
+        run.offer(ga.seed_orders([initial_order(core, initial)]).start)
     run.offer(ga.seed_rules(target).start)
     exact = solver != "heuristic"
     if exact:
@@ -316,6 +323,7 @@ def _solve_cost(
     solver: str,
     seed: int,
     makespan_limit: int | None,
+    initial: Mapping[str, int] | None = None,
 ) -> SolveResult:
     core = data.core
     exact = solver != "heuristic"
@@ -332,6 +340,8 @@ def _solve_cost(
 
     ms_ga = GeneticSearch(core, fresh_availability(core), seed=seed, score=ms_score)
     target = (0, makespan_limit if makespan_limit is not None else makespan_lower_bound(core))
+    if initial is not None:
+        ms_ga.seed_orders([initial_order(core, initial)])
     found = ms_ga.seed_rules(target)
     if found.makespan > target:
         share = LIMIT_SHARE * time_limit

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 
 from .bounds import makespan_lower_bound
 from .core import Core
-from .ga import GeneticSearch
+from .ga import GeneticSearch, initial_order
 from .milp import make_windows
 from .model import ProblemData
 from .objective_solve import check_makespan_limit, solve_objective
@@ -112,11 +113,14 @@ def solve(
     seed: int = 0,
     objective: str = "makespan",
     makespan_limit: int | None = None,
+    initial: Mapping[str, int] | None = None,
 ) -> SolveResult:
     """Best schedule found within ``time_limit`` seconds (wall clock) and what is proven about it.
 
     ``objective`` "weighted_tardiness" and "cost" (with ``makespan_limit``) are solved by
-    ``objective_solve.solve_objective``; see docs/scheduling.md.
+    ``objective_solve.solve_objective``; see docs/scheduling.md. ``initial`` (start per
+    activity key, e.g. the previous schedule; keys left out go last) is a warm start: its
+    order, decoded like any list, seeds the search (see ``ga.initial_order``).
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
@@ -127,7 +131,8 @@ def solve(
     check_makespan_limit(objective, makespan_limit)
     if objective != "makespan":
         return solve_objective(
-            data, objective=objective, time_limit=time_limit, solver=solver, seed=seed, makespan_limit=makespan_limit
+            data, objective=objective, time_limit=time_limit, solver=solver, seed=seed, makespan_limit=makespan_limit,
+            initial=initial,
         )
     t0 = time.perf_counter()
     deadline = t0 + time_limit
@@ -144,6 +149,8 @@ def solve(
         return makespan(core, start) + penalty * deadline_overrun(core, start)
 
     ga = GeneticSearch(core, fresh_availability(core), seed=seed, score=score)
+    if initial is not None:
+        run.offer(ga.seed_orders([initial_order(core, initial)]).start)
     run.lower = makespan_lower_bound(core)
     run.offer(ga.seed_rules(run.lower).start)
     if run.feasible and run.best_ms > run.lower:
