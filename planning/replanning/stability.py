@@ -1,0 +1,213 @@
+"""Stability: among schedules of equal objective, the one that moves the fewest tasks of the previous plan.
+
+A second pass after the solver: the engine's activity-list GA, but decoding with
+`preferred_sgs` (an activity keeps its previous start whenever its predecessors and the
+capacities allow it, else it goes to its earliest feasible start) and ranking schedules
+by (hard-constraint violation, objective floored at the solver's, activities moved, hours
+moved); then `pull_back` returns single activities to their previous start where that
+costs nothing. The solver's best schedule is always a candidate, so the pass never returns
+a worse objective (beyond an explicit tolerance); the warm list (the previous order) is
+seeded first, so a plan that need not change does not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from scheduling.core import Core
+from scheduling.ga import GeneticSearch, initial_order
+from scheduling.sgs import fresh_availability
+
+#: Without a new best for this share of its time (or 40 generations), the pass stops.
+STALL_SHARE = 0.3
+#: The final pull-back may run past the pass's time by at most this (it is one or a few sweeps).
+PULL_BACK_SECONDS = 1.0
+
+
+def preferred_sgs(core: Core, order: list[int], avail0: list[list[int]], preferred: list[int | None],
+                  latest: list[int] | None = None) -> list[int]:
+    """Serial SGS where each activity starts at its `preferred` start when that is feasible.
+
+    Feasible: not before what its placed predecessors and its release allow, within the
+    capacities, and not after `latest` (when given: the latest start that can still meet
+    the makespan the caller wants). Otherwise (or without a preferred start) it takes the
+    earliest feasible start, as in the plain serial SGS. `order` must be precedence-feasible.
+    """
+    dur, pred, uses, release, fixed = core.dur, core.pred, core.uses, core.release, core.fixed
+    avail = [row[:] for row in avail0]
+    start = [0] * core.n
+    for j in order:
+        if fixed[j] is not None:
+            start[j] = fixed[j]
+            continue
+        t = release[j]
+        for i, lag in pred[j]:
+            if start[i] + lag > t:
+                t = start[i] + lag
+        d, u = dur[j], uses[j]
+        want = preferred[j]
+        if want is not None and want > t and (latest is None or want <= latest[j]) and _fits(core, avail, u, want, d):
+            t = want
+        elif d and u:
+            t = _earliest_fit(core, avail, u, t, d)
+        if d and u:
+            for k, r in u:
+                row = avail[k]
+                row[t : t + d] = [a - r for a in row[t : t + d]]
+        start[j] = t
+    return start
+
+
+def _grow(core: Core, avail: list[list[int]], length: int) -> None:
+    # past the core's horizon the final capacity level holds
+    for k, row in enumerate(avail):
+        if len(row) < length:
+            row.extend([core.capacity[k][-1] if core.capacity[k] else 0] * (length - len(row) + 16))
+
+
+def _fits(core: Core, avail: list[list[int]], uses: list[tuple[int, int]], t: int, d: int) -> bool:
+    if not d or not uses:
+        return True
+    if avail and len(avail[0]) < t + d:
+        _grow(core, avail, t + d)
+    return all(min(avail[k][t : t + d]) >= r for k, r in uses)
+
+
+def _earliest_fit(core: Core, avail: list[list[int]], uses: list[tuple[int, int]], t: int, d: int) -> int:
+    moved = True
+    while moved:
+        if len(avail[0]) < t + d:
+            _grow(core, avail, t + d)
+        moved = False
+        for k, r in uses:
+            row = avail[k]
+            if min(row[t : t + d]) < r:
+                idx = t + d - 1
+                while row[idx] >= r:
+                    idx -= 1
+                t = idx + 1
+                moved = True
+                break
+    return t
+
+
+def pull_back(core: Core, start: list[int], preferred: list[int | None], objective: Callable[[list[int]], tuple],
+              until: float) -> list[int]:
+    """Move single activities back to (or towards) their preferred start while nothing gets worse.
+
+    Each activity off its preferred start is tried at the start nearest to it that its
+    links to the others (where they are now) and its release allow; it moves there when
+    the capacities hold and the schedule's `objective` is no worse. Passes repeat (a chain
+    comes back one link per pass) until none moves or `until` passes.
+    """
+    start = list(start)
+    avail = fresh_availability(core)
+    for j in range(core.n):
+        if core.fixed[j] is None:
+            _book(core, avail, j, start[j], -1)
+    base = objective(start)
+    improved = True
+    while improved and time.perf_counter() < until:
+        improved = False
+        for j in range(core.n):
+            want = preferred[j]
+            if want is None or core.fixed[j] is not None or start[j] == want:
+                continue
+            low = max([core.release[j]] + [start[i] + lag for i, lag in core.pred[j]])
+            high = min((start[q] - lag for q, lag in core.succ[j]), default=None)
+            target = max(want, low) if high is None else min(max(want, low), high)
+            if target == start[j] or abs(target - want) >= abs(start[j] - want) or (high is not None and low > high):
+                continue
+            was = start[j]
+            _book(core, avail, j, was, +1)
+            if _fits(core, avail, core.uses[j], target, core.dur[j]):
+                start[j] = target
+                score = objective(start)
+                if score <= base:
+                    _book(core, avail, j, target, -1)
+                    base, improved = score, True
+                    continue
+                start[j] = was
+            _book(core, avail, j, was, -1)
+    return start
+
+
+def _book(core: Core, avail: list[list[int]], j: int, t: int, sign: int) -> None:
+    d = core.dur[j]
+    if not d or not core.uses[j]:
+        return
+    if len(avail[0]) < t + d:
+        _grow(core, avail, t + d)
+    for k, r in core.uses[j]:
+        row = avail[k]
+        row[t : t + d] = [a + sign * r for a in row[t : t + d]]
+
+
+@dataclass(frozen=True)
+class StabilityOutcome:
+    start: list[int]
+    score: tuple  # (violation, objective, moved, hours moved)
+    solver_score: tuple  # the same for the solver's schedule
+    seconds: float
+    generations: int
+
+
+def moved_of(core: Core, preferred: list[int | None], start: list[int]) -> tuple[int, int]:
+    """(activities not at their preferred start, total hours between them and it); fixed ones never move."""
+    count = hours = 0
+    for j in range(core.n):
+        want = preferred[j]
+        if want is None or core.fixed[j] is not None or start[j] == want:
+            continue
+        count += 1
+        hours += abs(start[j] - want)
+    return count, hours
+
+
+def stabilize(core: Core, objective: Callable[[list[int]], tuple], preferred: Mapping[str, int],
+              incumbent: list[int], *, seconds: float, seed: int = 0, tolerance: float = 0.0,
+              makespan_of: Callable[[float], int | None] | None = None) -> StabilityOutcome:
+    """The schedule that moves the fewest activities among those no worse than `incumbent`, found in `seconds`.
+
+    `objective(start)` is the solver's ranking as a tuple (hard violation, value). "No
+    worse" means no more violation and a value at most the incumbent's plus `tolerance`
+    (0: the same objective; a tolerance trades that much objective for stability). Ties go
+    to fewer moved activities, then fewer hours moved. The pass stops early when it reaches
+    the fewest moves that releases and precedences leave possible. `makespan_of(floor)`,
+    when given, is the makespan a schedule must keep to stay within the floor (the
+    objective's value itself for "makespan"): preferred starts that cannot meet it are
+    not tried.
+    """
+    t0 = time.perf_counter()
+    wanted: list[int | None] = [preferred.get(key) for key in core.keys]
+    _, value = objective(incumbent)
+    floor = value + tolerance
+
+    def rank(start: list[int]) -> tuple:
+        over, worth = objective(start)
+        return (over, max(worth, floor))  # everything within the tolerance counts as equal
+
+    def score(start: list[int]) -> tuple:
+        return (*rank(start), *moved_of(core, wanted, start))
+
+    # moves no schedule avoids: a preferred start before what releases and precedences allow
+    es = core.earliest_starts()
+    forced = [(w, es[j]) for j, w in enumerate(wanted) if w is not None and core.fixed[j] is None and w < es[j]]
+    target = (0, floor, len(forced), sum(e - w for w, e in forced))
+    horizon = makespan_of(floor) if makespan_of is not None else None
+    latest = core.latest_starts(int(horizon)) if horizon is not None else None
+    ga = GeneticSearch(core, fresh_availability(core), seed=seed, score=score, justified=False,
+                       sgs=partial(preferred_sgs, preferred=wanted, latest=latest))
+    warm = initial_order(core, {key: value for key, value in preferred.items() if key in core.index})
+    by_incumbent = initial_order(core, dict(zip(core.keys, incumbent, strict=True)))
+    best = ga.seed_orders([warm, by_incumbent])
+    if best.makespan > target and seconds > 0:
+        best = ga.run(seconds, target, stall_seconds=STALL_SHARE * seconds)
+    solver_score = score(incumbent)
+    until = t0 + max(seconds, 0.0) + PULL_BACK_SECONDS
+    candidates = [pull_back(core, start, wanted, rank, until) for start in (best.start, incumbent)]
+    chosen = min(candidates + [best.start, incumbent], key=score)
+    return StabilityOutcome(list(chosen), score(chosen), solver_score, time.perf_counter() - t0, ga.generations)
