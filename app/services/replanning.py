@@ -229,6 +229,7 @@ class ScanResult:
     skipped: bool = False  # another scan held the lock
     candidates: int = 0  # executing plans with something new, not debounced, no replan pending
     fired: int = 0  # of those, plans where a trigger fired
+    deferred: int = 0  # candidates left for the next scan (the time budget ran out)
     triggers: list[tuple[str, int]] = field(default_factory=list)  # (plan id, trigger id) to enqueue
     seconds: float = 0.0
 
@@ -252,7 +253,7 @@ _CANDIDATES = (
         # no replan under way, nor one ready and waiting for a decision
         ~sa.exists().where(_PENDING.c.plan_id == _PLANS.c.id, _PENDING.c.version > _PLANS.c.baseline_version,
                            _PENDING.c.status.in_(("queued", "planning", "ready")),
-                           ~sa.exists().where(_APPROVALS.c.plan_id == _PLANS.c.id,
+                           ~sa.exists().where(_APPROVALS.c.plan_id == _PENDING.c.plan_id,
                                               _APPROVALS.c.version == _PENDING.c.version)),
         sa.or_(
             _PLANS.c.replan_checked_at.is_(None),
@@ -262,18 +263,22 @@ _CANDIDATES = (
             sa.exists().where(_POOLS.c.plan_id == _PLANS.c.id, _POOLS.c.at > _PLANS.c.replan_checked_at),
         ),
     )
-    .order_by(_PLANS.c.id)
+    # the longest unseen first, so a backlog (after a deploy: every plan unseen) drains over a few scans
+    .order_by(_PLANS.c.replan_checked_at.asc().nulls_first(), _PLANS.c.id)
 )
+#: A scan evaluates candidates for at most this long; the rest stay candidates for the next scan.
+SCAN_BUDGET_SECONDS = 0.8
 _MARK_CHECKED = sa.update(_PLANS).where(_PLANS.c.id.in_(_P("b_ids", expanding=True))).values(
     replan_checked_at=_P("b_now"))
 
 
 def scan(*, session: Session, settings: PlanningSettings, now: datetime | None = None,
-         limit: int | None = None) -> ScanResult:
+         limit: int | None = None, budget_seconds: float | None = SCAN_BUDGET_SECONDS) -> ScanResult:
     """Evaluate the triggers of the executing plans that need it; store what fired (committed).
 
     Returns the (plan, trigger) pairs to enqueue as `layer2.replan`. Does nothing when
-    `enable_continuous_replanning` is off.
+    `enable_continuous_replanning` is off. Candidates are evaluated for at most
+    `budget_seconds` (None: all); those left are marked unchecked and come first next time.
     """
     from planning.replanning import TriggerThresholds, evaluate_triggers, should_replan
 
@@ -292,7 +297,12 @@ def scan(*, session: Session, settings: PlanningSettings, now: datetime | None =
     rows = connection.execute(query, {"b_cutoff": now - timedelta(minutes=interval)}).all()
     result.candidates = len(rows)
     thresholds = TriggerThresholds.from_settings(settings)
+    evaluated = []
     for row in rows:
+        if budget_seconds is not None and evaluated and time.perf_counter() - started > budget_seconds:
+            result.deferred = len(rows) - len(evaluated)
+            break
+        evaluated.append(row.id)
         snapshot = _snapshot(session, row, settings, now)
         fired = evaluate_triggers(snapshot, thresholds)
         if not fired or not should_replan(_utc(row.last_auto_replan_at), now, interval):
@@ -301,8 +311,8 @@ def scan(*, session: Session, settings: PlanningSettings, now: datetime | None =
         trigger_id = _store_trigger(session, row.id, fired, now, interval)
         if trigger_id is not None:
             result.triggers.append((row.id, trigger_id))
-    if rows:
-        connection.execute(_MARK_CHECKED, {"b_ids": [row.id for row in rows], "b_now": now})
+    if evaluated:
+        connection.execute(_MARK_CHECKED, {"b_ids": evaluated, "b_now": now})
     session.commit()
     result.seconds = time.perf_counter() - started
     return result
