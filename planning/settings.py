@@ -47,6 +47,8 @@ class PlanningSettings:
     replan_deadline_probability_threshold: float = 0.8
     replan_min_escalation_level: int = 1
     replan_scan_seconds: float = 60.0
+    # Objective units (hours) the replan's stability pass may give up for fewer moved tasks (0: ties only).
+    replan_stability_tolerance: float = 0.0
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -102,6 +104,9 @@ class PlanningSettings:
         if isinstance(self.replan_min_escalation_level, bool) or not isinstance(self.replan_min_escalation_level, int) \
                 or not 0 <= self.replan_min_escalation_level <= 10:
             out.append("replan_min_escalation_level must be a whole number from 0 to 10")
+        if isinstance(self.replan_stability_tolerance, bool) or not isinstance(
+                self.replan_stability_tolerance, int | float) or not 0 <= self.replan_stability_tolerance < 1e6:
+            out.append("replan_stability_tolerance must be a number >= 0")
         if isinstance(self.replan_scan_seconds, bool) or not isinstance(self.replan_scan_seconds, int | float) \
                 or not 1 <= self.replan_scan_seconds <= 86400:
             out.append("replan_scan_seconds must be between 1 and 86400 seconds")

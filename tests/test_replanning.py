@@ -275,3 +275,11 @@ def test_replanning_settings_reach_the_trigger_thresholds():
     thresholds = TriggerThresholds.from_settings(settings)
     assert (thresholds.spi_t, thresholds.cpi) == (0.8, 0.7)
     assert settings.enable_continuous_replanning is False and settings.replan_scan_seconds == 5.0
+
+
+def test_the_stability_tolerance_setting_is_validated_and_read_by_the_replan_stage():
+    from planning.settings import PlanningSettings
+
+    assert PlanningSettings(replan_stability_tolerance=8).replan_stability_tolerance == 8
+    with pytest.raises(ValueError, match="replan_stability_tolerance"):
+        PlanningSettings(replan_stability_tolerance=-1)

@@ -4,7 +4,7 @@ Pure code (no Flask, Celery or database). Hours are WORKING hours from the ORIGI
 start (the plan's `start_hour`/`finish_hour`); dates via planning.work_calendar. Invalid
 input raises `ReplanError` (a `PlanningError`, so a `ValueError`) whose `.field` names the
 offending part. Rules, defaults and the comparison with P6 / MS Project:
-docs/replanning-rules.md. Names load on first use, so the trigger scan does not import the
+docs/lifecycle.md (The replan rules). Names load on first use, so the trigger scan does not import the
 solver.
 
 API:

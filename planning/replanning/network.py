@@ -25,7 +25,7 @@ def replan_network(network: TaskNetwork, allocation: Mapping[str, Any], previous
                    objective: str = "makespan", deadline_hours: int | None = None, logic: str = "retained",
                    not_before: Mapping[str, int] | None = None, warm_start: bool = True,
                    time_limit: float | None = None, stability_tolerance: float | None = None) -> dict:
-    """The replanned schedule (the schedule stage's shape plus a `replan` block; docs/replanning-rules.md).
+    """The replanned schedule (the schedule stage's shape plus a `replan` block; docs/lifecycle.md (The replan rules)).
 
     `allocation` is the allocate stage's result for the new version (pools as they are now);
     `previous_schedule` the schedule stage's result (or the plan document) of the version

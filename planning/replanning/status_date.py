@@ -17,7 +17,7 @@ its allocation) and the progress reports into the problem of the work that remai
   task is met; an SS link out of a started task becomes a release of its successor
   (actual start + lag). Under `logic="progress_override"` links into a started task are
   ignored altogether (P6's progress override). Rules and their comparison with P6 and MS
-  Project: docs/replanning-rules.md.
+  Project: docs/lifecycle.md (The replan rules).
 
 `replan_schedule` solves it with the previous schedule as the warm start (`scheduling.solve`'s
 `initial`), then a stability pass (`planning.replanning.stability`) picks, among schedules

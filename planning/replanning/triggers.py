@@ -5,7 +5,7 @@ plan's baseline and the progress reports); `evaluate_triggers` says what fired, 
 `Trigger` with a sentence for people and JSON-safe evidence for the audit trail. An empty
 list means no automatic replan is called for. `should_replan` debounces: at most one
 automatic replan per plan per interval; a manual replan always goes ahead.
-Rules and defaults: docs/replanning-rules.md.
+Rules and defaults: docs/lifecycle.md (The replan rules).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ HOURS_DIGITS = 2
 
 @dataclass(frozen=True)
 class TriggerThresholds:
-    """When each trigger fires; `from_settings` reads them from PlanningSettings (docs/replanning-rules.md)."""
+    """When each trigger fires; `from_settings` reads them from PlanningSettings (docs/lifecycle.md, replan rules)."""
 
     spi_t: float = 0.9  # SPI(t) below this fires schedule_performance
     cpi: float = 0.9  # CPI below this fires cost_performance
