@@ -62,7 +62,9 @@ def replan(self, plan_id: str, trigger_id: int) -> int | None:
 @shared_task(name="layer2.replan_scan", queue="replan", acks_late=True)
 def replan_scan() -> dict:
     result = replanning.scan(session=db.session, settings=current_app.config["PLANNING"])
-    for plan_id, trigger_id in result.triggers:
+    if result.skipped:
+        return {"skipped": True}
+    for plan_id, trigger_id in [*result.triggers, *replanning.pending_triggers(session=db.session)]:
         replan.apply_async(args=(plan_id, trigger_id), queue="replan")
     if result.candidates:
         log.info("replan scan: %d candidate(s), %d fired, %d sent in %.3f s", result.candidates, result.fired,

@@ -69,6 +69,8 @@ def test_manual_replan_writes_the_next_version_from_the_status_date(client):
     diff = client.get(f"/api/v1/plans/{plan_id}/diff").get_json()  # baseline 1 -> current 2
     assert diff["from"] == 1 and diff["to"] == 2
     assert {task["id"] for task in diff["tasks_changed"]} >= {"build"}
+    assert new["replan"]["status_hours"] == 12 and new["replan"]["completed"] == ["design"]
+    assert new["replan"]["in_progress"] == ["docs"] and new["replan"]["moved_count"] >= 1
     triggers = client.get(f"/api/v1/plans/{plan_id}/replans").get_json()["triggers"]
     assert triggers[0]["source"] == "manual" and triggers[0]["status"] == "replanned" and triggers[0]["version"] == 2
     assert triggers[0]["reason"] == "design ran late" and triggers[0]["actor"] == "pm"
@@ -174,6 +176,20 @@ def test_the_scan_fires_on_a_late_critical_task_and_stores_why(client, embedded_
     assert client.get(f"/api/v1/plans/{plan_id}").get_json()["current_version"] == 2
     again = _scan(embedded_app)
     assert again.candidates == 0 and again.triggers == []  # nothing new; and v2 awaits a decision
+
+
+def test_a_trigger_whose_message_was_lost_is_sent_again(client, embedded_app):
+    """The scan stored a trigger but `layer2.replan` never ran (the broker was away): a later scan sends it again."""
+    from app.extensions import db
+    from app.services import replanning
+
+    plan = _executing(client)
+    with embedded_app.app_context():
+        (_, trigger_id), = replanning.scan(session=db.session, settings=embedded_app.config["PLANNING"]).triggers
+        assert replanning.pending_triggers(session=db.session) == []  # not yet: its message may be on its way
+        later = datetime.now(UTC) + replanning.RESEND_PENDING_AFTER + timedelta(seconds=1)
+        assert replanning.pending_triggers(session=db.session, now=later) == [(plan["id"], trigger_id)]
+        db.session.remove()
 
 
 def test_one_version_per_trigger_and_a_manual_replan_racing_the_scan_makes_one(client, embedded_app):

@@ -121,6 +121,13 @@ def plan_view(*, session: Session, plan: Plan, number: int | None = None) -> dic
     if version.mode == "replan":
         view["replan_of"] = version.replan_of
         view["replan_status_date"] = _iso(version.status_date)
+        # what the replan's schedule stage says of it: moved tasks, completed / in progress / held, stability
+        from app.models import StageResult
+
+        schedule = session.execute(sa.select(StageResult.output).where(
+            StageResult.plan_version_id == version.id, StageResult.stage == "schedule")).scalar()
+        if schedule and schedule.get("replan"):
+            view["replan"] = schedule["replan"]
     if version.status in lifecycle.PLANNED_VERSION_STATES and version.document:
         document = version.document
         view.update(document)

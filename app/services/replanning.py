@@ -318,6 +318,20 @@ def scan(*, session: Session, settings: PlanningSettings, now: datetime | None =
     return result
 
 
+#: A trigger still pending this long after it was stored lost its message (the broker was away): sent again.
+RESEND_PENDING_AFTER = timedelta(minutes=2)
+
+
+def pending_triggers(*, session: Session, now: datetime | None = None) -> list[tuple[str, int]]:
+    """(plan, trigger) of scan triggers whose `layer2.replan` never ran; sending one twice makes one version."""
+    now = now or utcnow()
+    rows = session.execute(sa.select(ReplanTrigger.plan_id, ReplanTrigger.id).where(
+        ReplanTrigger.status == "pending", ReplanTrigger.created_at < now - RESEND_PENDING_AFTER)
+        .order_by(ReplanTrigger.id).limit(100)).all()
+    session.rollback()
+    return [(row.plan_id, row.id) for row in rows]
+
+
 def window_key(now: datetime, interval_minutes: int) -> str:
     """The debounce window `now` falls in: one automatic replan per plan per window."""
     return f"auto:{int(now.timestamp() // (interval_minutes * 60))}"
