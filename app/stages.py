@@ -98,7 +98,8 @@ REGISTRY: tuple[Stage, ...] = (
           time_limit=_schedule_limit,
           modes=(("replan", StageMode("planning.replanning.stage:replan_tasks", gather=stage_io.gather_replan)),)),
     Stage("finalize", "planning.stages.finalize:finalize_plan", reads=("risk", "decompose", "allocate", "schedule"),
-          time_limit=_fixed(20), save_rows=stage_io.save_risk_rows, writes_document=True),
+          time_limit=_fixed(20), save_rows=stage_io.save_risk_rows, writes_document=True,
+          modes=(("replan", StageMode("planning.stages.finalize:finalize_replan", gather=stage_io.gather_replan)),)),
 )
 
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in REGISTRY)

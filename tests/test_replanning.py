@@ -70,6 +70,8 @@ def test_manual_replan_writes_the_next_version_from_the_status_date(client):
     assert diff["from"] == 1 and diff["to"] == 2
     assert {task["id"] for task in diff["tasks_changed"]} >= {"build"}
     assert new["replan"]["status_hours"] == 12 and new["replan"]["completed"] == ["design"]
+    # risk re-assessed with the actuals: the Monte Carlo runs the remaining work from the status date
+    assert new["schedule_risk"]["origin_hours"] == 12 and "design" not in new["schedule_risk"]["criticality"]
     assert new["replan"]["in_progress"] == ["docs"] and new["replan"]["moved_count"] >= 1
     triggers = client.get(f"/api/v1/plans/{plan_id}/replans").get_json()["triggers"]
     assert triggers[0]["source"] == "manual" and triggers[0]["status"] == "replanned" and triggers[0]["version"] == 2

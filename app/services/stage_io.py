@@ -96,12 +96,17 @@ def gather_replan(data: StageInput) -> dict:
         StageResult.plan_version_id == previous_id, StageResult.stage == "schedule")).scalar_one()
     clock = PlanClock(calendar_for(data.settings), data.start)
     status_hours = max(0, math.ceil(clock.hours(version.status_date) - 1e-9))
-    progress = {}
+    progress, risk_progress = {}, {}
     for row in db.session.execute(sa.select(PlanTask).where(PlanTask.plan_version_id == version.id)).scalars():
         state = TaskState.from_row(row)
         if not state.reported:
             continue
         report = task_progress(row.task_key, state, clock, status_hours)
         progress[row.task_key] = {key: value for key, value in dataclasses.asdict(report).items() if key != "task_id"}
+        # what planning.risk.reassess reads (finalize's replan mode), as the progress report gives it
+        risk_progress[row.task_key] = {"percent_complete": 100.0 if report.status == "completed"
+                                       else report.percent_complete,
+                                       "actual_hours": report.actual_hours or 0.0, "status": report.status}
     db.session.rollback()  # reads only: end the transaction before the solver runs
-    return {"replan": {"previous_schedule": previous, "progress": progress, "status_hours": status_hours}}
+    return {"replan": {"previous_schedule": previous, "progress": progress, "status_hours": status_hours,
+                       "risk_progress": risk_progress}}
