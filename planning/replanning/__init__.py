@@ -69,7 +69,7 @@ What the caller must know:
 
 from __future__ import annotations
 
-import importlib
+from planning.lazy import lazy_exports
 
 _WHERE = {
     "ReplanError": ".errors",
@@ -99,11 +99,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'planning.replanning' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)
