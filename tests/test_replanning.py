@@ -301,3 +301,57 @@ def test_the_stability_tolerance_setting_is_validated_and_read_by_the_replan_sta
     assert PlanningSettings(replan_stability_tolerance=8).replan_stability_tolerance == 8
     with pytest.raises(ValueError, match="replan_stability_tolerance"):
         PlanningSettings(replan_stability_tolerance=-1)
+
+
+def test_the_scan_re_simulates_the_deadline_when_nothing_cheaper_fires(client, embedded_app):
+    """With the other triggers out of reach, a slip that makes the deadline unlikely fires deadline_probability,
+    with the chance now and when planned as evidence."""
+    from app.extensions import db
+    from app.services import replanning
+
+    goal = tiny_goal()
+    goal["deadline"] = "2026-11-04"  # the plan finishes Wednesday 17:00: on time only as planned
+    plan = approved_plan(client, goal)
+    assert client.put(f"/api/v1/plans/{plan['id']}", json=SLIP).status_code == 200
+    from dataclasses import replace
+
+    with embedded_app.app_context():
+        settings = replace(embedded_app.config["PLANNING"], replan_spi_t_threshold=0.01, replan_cpi_threshold=0.01,
+                           replan_late_tolerance_hours=1000.0)
+        result = replanning.scan(session=db.session, settings=settings)
+        assert result.fired == 1, result
+        db.session.remove()
+    trigger = client.get(f"/api/v1/plans/{plan['id']}/replans").get_json()["triggers"][0]
+    assert trigger["kinds"] == ["deadline_probability"]
+    evidence = trigger["evidence"][0]["evidence"]
+    assert evidence["deadline_probability"] < 0.8 and evidence["planned_deadline_probability"] >= 0.8
+
+
+def test_a_replan_makes_new_layer8_holds_and_releases_the_replaced_versions(tmp_path):
+    """Against the contract's Layer 8 test server: v1's confirmed holds are released, v2's are confirmed."""
+    from app import create_app
+    from app.cli import upgrade_database
+    from tests.layer8_server import Layer8TestServer
+    from tests.test_farm_layer8 import goal_for_layer8
+
+    with Layer8TestServer() as layer8:
+        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/l8.sqlite", "CELERY_BROKER_URL": None,
+                          "CELERY_KEY_PREFIX": None, "LAYER8_BASE_URL": layer8.url})
+        upgrade_database(app)
+        client = app.test_client()
+        plan = approved_plan(client, goal_for_layer8())
+        first = {row["layer8_allocation_id"] for row in plan["allocations"] if row.get("layer8_allocation_id")}
+        assert first and {layer8.allocation(a)["status"] for a in first} == {"confirmed"}
+        task = plan["critical_path"][0]
+        fed = client.put(f"/api/v1/plans/{plan['id']}", json={"updates": [{"task_id": task, "percent_complete": 10}]})
+        assert fed.status_code == 200, fed.get_json()
+        answer = client.post(f"/api/v1/plans/{plan['id']}/replan", json={"reason": "holds"})
+        new = client.get(answer.headers["Location"]).get_json()
+        assert new["version_status"] == "ready", new.get("error")
+        second = {row["layer8_allocation_id"] for row in new["allocations"] if row.get("layer8_allocation_id")}
+        assert second and not second & first
+        assert {layer8.allocation(a)["status"] for a in second} == {"confirmed"}
+        assert {layer8.allocation(a)["status"] for a in first} == {"released"}
+        assert new["integration"]["layer8"]["released_from_replaced_version"]["released"] == len(first)
+        with app.app_context():
+            app.extensions["sqlalchemy"].engine.dispose()

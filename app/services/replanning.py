@@ -305,6 +305,9 @@ def scan(*, session: Session, settings: PlanningSettings, now: datetime | None =
         evaluated.append(row.id)
         snapshot = _snapshot(session, row, settings, now)
         fired = evaluate_triggers(snapshot, thresholds)
+        if not fired:  # the Monte Carlo only when nothing cheaper fired
+            snapshot = _with_deadline_probability(session, row, snapshot, settings)
+            fired = evaluate_triggers(snapshot, thresholds)
         if not fired or not should_replan(_utc(row.last_auto_replan_at), now, interval):
             continue
         result.fired += 1
@@ -383,6 +386,36 @@ def _snapshot(session: Session, row, settings: PlanningSettings, now: datetime):
     used = {allocation.get("resource") for allocation in base.document.get("allocations") or ()} - {None}
     return snapshot_from_progress(row.id, base.baseline, progress, at_hours, issues=issues, changed_pools=pools,
                                   used_pools=used)
+
+
+#: Iterations of the scan's re-simulation of the remaining work (the report's use `monte_carlo_iterations`):
+#: enough to tell a deadline chance under 0.8 from one above it, at a fraction of the cost.
+SCAN_MONTE_CARLO_ITERATIONS = 500
+
+
+def _with_deadline_probability(session: Session, row, snapshot, settings: PlanningSettings):
+    """The snapshot with the chance of meeting the deadline re-simulated with the actuals (as the report's
+    forecast does, `planning.risk.reassess`) and the baseline's own; unchanged for a plan without a deadline."""
+    from dataclasses import replace
+
+    from app.services.progress import load_execution, plan_baseline, reassessment
+
+    base = plan_baseline(session, plan_id=row.id, version=row.baseline_version, version_id=row.version_id,
+                         settings=settings)
+    planned = (base.document.get("schedule_risk") or {}).get("deadline_probability")
+    if planned is None:  # no deadline: nothing to re-simulate
+        return snapshot
+    plan = session.get(Plan, row.id)
+    quick = replace(settings, monte_carlo_iterations=min(settings.monte_carlo_iterations, SCAN_MONTE_CARLO_ITERATIONS))
+    try:
+        assessment = reassessment(session, load_execution(session, plan, quick), quick)["assessment"]
+    except (LookupError, ValueError) as error:  # a plan without its stage results (or bad progress): not this one
+        log.warning("replan scan: no deadline re-simulation for plan %s: %s", row.id, error)
+        return snapshot
+    chance = assessment.schedule_risk.deadline_probability if assessment.schedule_risk else None
+    if chance is None:
+        return snapshot
+    return replace(snapshot, deadline_probability=float(chance), planned_deadline_probability=float(planned))
 
 
 # -- pool changes (PUT /api/v1/resources) --------------------------------------------------------------------
