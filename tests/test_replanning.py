@@ -355,3 +355,29 @@ def test_a_replan_makes_new_layer8_holds_and_releases_the_replaced_versions(tmp_
         assert new["integration"]["layer8"]["released_from_replaced_version"]["released"] == len(first)
         with app.app_context():
             app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_the_scan_escalates_aging_issues_and_fires_on_the_realised_risk(client, embedded_app):
+    """An issue escalates with the clock: the scan escalates it (as a read would), which makes the plan a candidate,
+    and an escalated issue is a realised risk."""
+    from app.extensions import db
+    from app.models import PlanIssue
+
+    plan = approved_plan(client)
+    fed = client.put(f"/api/v1/plans/{plan['id']}", json={"status_date": "2026-11-02T17:00:00Z", "updates": [
+        {"task_id": "design", "status": "completed"},
+        {"task_id": "docs", "status": "blocked", "blocked_reason": "no brand guide"}]})
+    assert fed.status_code == 200, fed.get_json()
+    first = _scan(embedded_app)
+    assert first.candidates == 1 and first.triggers == []  # on time, docs has float: nothing fires
+    with embedded_app.app_context():
+        db.session.execute(sa.update(PlanIssue).values(opened_at=datetime.now(UTC) - timedelta(hours=100)))
+        db.session.commit()
+        db.session.remove()
+    second = _scan(embedded_app)
+    assert second.candidates == 1 and len(second.triggers) == 1
+    trigger = client.get(f"/api/v1/plans/{plan['id']}/replans").get_json()["triggers"][0]
+    assert "realized_risk" in trigger["kinds"]
+    issue = client.get(f"/api/v1/plans/{plan['id']}/issues").get_json()
+    issues = issue["issues"] if isinstance(issue, dict) else issue
+    assert issues[0]["escalation_level"] >= 1

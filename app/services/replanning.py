@@ -292,6 +292,7 @@ def scan(*, session: Session, settings: PlanningSettings, now: datetime | None =
         session.rollback()
         result.skipped = True
         return result
+    _escalate_due(session, settings, now)
     interval = settings.replanning_interval_minutes
     query = _CANDIDATES if limit is None else _CANDIDATES.limit(limit)
     rows = connection.execute(query, {"b_cutoff": now - timedelta(minutes=interval)}).all()
@@ -388,9 +389,38 @@ def _snapshot(session: Session, row, settings: PlanningSettings, now: datetime):
                                   used_pools=used)
 
 
+def _escalate_due(session: Session, settings: PlanningSettings, now: datetime) -> int:
+    """Escalate the open issues of executing plans whose age passed another threshold (as a read of the plan
+    would): an issue escalates with the clock, not with news, and the scan must see it (`realized_risk`)."""
+    from app.services.feedback import count_issue, escalate
+    from planning.progress import escalation_level
+
+    rows = session.execute(
+        sa.select(PlanIssue.plan_id, PlanIssue.opened_at, PlanIssue.severity, PlanIssue.escalation_level,
+                  _BASE.c.id.label("version_id"))
+        .join(_PLANS, _PLANS.c.id == PlanIssue.plan_id)
+        .join(_BASE, sa.and_(_BASE.c.plan_id == _PLANS.c.id, _BASE.c.version == _PLANS.c.baseline_version))
+        .where(PlanIssue.status == "open", _PLANS.c.status == "executing")).all()
+    due: dict[str, int] = {}
+    for row in rows:
+        age = max(0.0, (now - _utc(row.opened_at)).total_seconds() / 3600.0)
+        if escalation_level(row.severity, age, settings.escalation_thresholds,
+                            settings.issue_escalation_max_level) > row.escalation_level:
+            due[row.plan_id] = row.version_id
+    raised = []
+    for plan_id, version_id in sorted(due.items()):
+        raised += escalate(session, plan_id=plan_id, version_id=version_id, settings=settings, now=now)
+    session.flush()
+    for issue in raised:
+        count_issue("escalated", issue.severity)
+    return len(raised)
+
+
 #: Iterations of the scan's re-simulation of the remaining work (the report's use `monte_carlo_iterations`):
 #: enough to tell a deadline chance under 0.8 from one above it, at a fraction of the cost.
 SCAN_MONTE_CARLO_ITERATIONS = 500
+#: SPI(t) below this counts as this in the screen before the re-simulation (a stalled plan is simulated).
+SCREEN_MIN_SPI = 0.1
 
 
 def _with_deadline_probability(session: Session, row, snapshot, settings: PlanningSettings):
@@ -402,8 +432,13 @@ def _with_deadline_probability(session: Session, row, snapshot, settings: Planni
 
     base = plan_baseline(session, plan_id=row.id, version=row.baseline_version, version_id=row.version_id,
                          settings=settings)
-    planned = (base.document.get("schedule_risk") or {}).get("deadline_probability")
-    if planned is None:  # no deadline: nothing to re-simulate
+    risk = base.document.get("schedule_risk") or {}
+    planned, deadline, p95 = risk.get("deadline_probability"), risk.get("deadline_hours"), risk.get("p95")
+    if planned is None or deadline is None:  # no deadline: nothing to re-simulate
+        return snapshot
+    if p95 is not None and snapshot.spi_t and p95 / max(snapshot.spi_t, SCREEN_MIN_SPI) <= deadline:
+        # The screen: even the plan's P95 stretched by the schedule performance so far (P95 / SPI(t)) meets the
+        # deadline, so the re-simulated chance cannot have dropped much; the Monte Carlo is spared.
         return snapshot
     plan = session.get(Plan, row.id)
     quick = replace(settings, monte_carlo_iterations=min(settings.monte_carlo_iterations, SCAN_MONTE_CARLO_ITERATIONS))
