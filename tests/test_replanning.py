@@ -381,3 +381,20 @@ def test_the_scan_escalates_aging_issues_and_fires_on_the_realised_risk(client, 
     issue = client.get(f"/api/v1/plans/{plan['id']}/issues").get_json()
     issues = issue["issues"] if isinstance(issue, dict) else issue
     assert issues[0]["escalation_level"] >= 1
+    # the replan made from it; approved, the issue and its alert follow to the new baseline
+    with embedded_app.app_context():
+        from tasks.replan import replan
+
+        (plan_id, trigger_id), = second.triggers
+        replan.apply(args=(plan_id, trigger_id))
+        db.session.remove()
+    assert client.post(f"/api/v1/plans/{plan_id}/approve", json={}).status_code == 200
+    risks = client.get(f"/api/v1/plans/{plan_id}/risks").get_json()
+    risks = risks["risks"] if isinstance(risks, dict) else risks
+    alert = [risk for risk in risks if risk["rule"] == "escalated_issue"]
+    assert alert and alert[0]["status"] == "open"
+    resolved = client.post(f"/api/v1/issues/{issues[0]['id']}/resolve", json={"who": "pm", "resolution": "guide in"})
+    assert resolved.status_code == 200, resolved.get_json()
+    risks = client.get(f"/api/v1/plans/{plan_id}/risks").get_json()
+    risks = risks["risks"] if isinstance(risks, dict) else risks
+    assert [risk["status"] for risk in risks if risk["rule"] == "escalated_issue"] == ["closed"]

@@ -209,10 +209,29 @@ def rebaseline(connection, *, plan_id: str, old: int | None, new: int, actor: st
                     .scalar_subquery()))
         progress = PlanProgress.__table__
         connection.execute(sa.update(progress).where(progress.c.plan_id == plan_id).values(plan_version_id=new_id))
+        _carry_alerts(connection, old_id, new_id)
     connection.execute(AUDIT_TRANSITION, [
         {"b_actor": actor, "b_action": "plan.rebaseline", "b_entity": "plan", "b_entity_id": plan_id, "b_now": now,
          "b_before": audit.digest({"baseline_version": old}),
          "b_after": audit.digest({"baseline_version": new, "auto": auto, "comment": comment})}])
+
+
+def _carry_alerts(connection, old_id: int, new_id: int) -> None:
+    """The open escalated-issue alerts (risks raised by escalation, not by planning) follow their issues to the
+    new baseline, so resolving an issue closes its alert there."""
+    from app.models import PlanRisk
+    from app.models import new_id as make_id
+
+    risks = PlanRisk.__table__
+    have = set(connection.execute(sa.select(risks.c.risk_key).where(risks.c.plan_version_id == new_id)).scalars())
+    rows = [row for row in connection.execute(sa.select(risks).where(
+        risks.c.plan_version_id == old_id, risks.c.risk_key.like("R-escalated_issue-%"), risks.c.status != "closed"))
+        if row.risk_key not in have]
+    if rows:
+        connection.execute(sa.insert(risks), [
+            {"id": make_id(), "plan_version_id": new_id, "risk_key": row.risk_key, "category": row.category,
+             "status": row.status, "score": row.score, "rank": row.rank, "data": row.data, "row_version": 1}
+            for row in rows])
 
 
 def approval_view(*, session: Session, plan_id: str, version: int, document: dict) -> dict:
