@@ -13,7 +13,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(config: dict | None = None) -> Flask:
+    from app.json_output import FiniteJSONProvider
+
     app = Flask(__name__)
+    app.json = FiniteJSONProvider(app)  # JSON out is always valid JSON (no NaN/Infinity)
     app.config.update(load_config(config))
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -33,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     celery_init_app(app)
 
+    from app import json_input
     from app.api import health, lifecycle, plans, progress, resources, risks
     from app.metrics import init_metrics
     from app.problems import register_error_handlers
@@ -44,5 +48,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(risks.bp)
     app.register_blueprint(resources.bp)
     register_error_handlers(app)
+    json_input.init_app(app)  # a request body that stops arriving is a 408, not a held thread
     init_metrics(app)
     return app

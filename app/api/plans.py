@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, request
 from marshmallow import ValidationError
 
 from app.extensions import db
+from app.json_input import read_json_object
 from app.metrics import GOALS_RECEIVED, VALIDATION_ERRORS
 from app.models import Plan
 from app.problems import ApiProblem
@@ -23,16 +24,11 @@ GOAL_SCHEMA = GoalCreate()  # built once: a schema is reusable and its construct
 
 
 def json_body() -> dict:
-    """The request's JSON object, or a 400/415 problem saying what is wrong with it."""
+    """The request's JSON object, or a 400/408/413/415 problem saying what is wrong with it."""
     if not request.is_json:
         raise ApiProblem(415, "unsupported-media-type", "Unsupported media type",
                          "send the goal as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiProblem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
-    if not isinstance(body, dict):
-        raise ApiProblem(400, "malformed-json", "Malformed JSON", "the request body must be a JSON object")
-    return body
+    return read_json_object()  # size, read timeout, UTF-8, nesting, NaN/Infinity: app/json_input.py
 
 
 def actor() -> str:
