@@ -2,21 +2,92 @@
 
 from __future__ import annotations
 
+import math
+from datetime import date
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from planning.goal import DEFAULT_SCHEDULE_OBJECTIVE, DEFAULT_STRATEGY, SCHEDULE_OBJECTIVES, STRATEGIES
 
-MAX_TASKS = 5000
+# The goal's bounds (docs/goal-format.md, "Bounds"): every number finite and below a maximum, every date in
+# a window, so no stage meets a value it cannot compute with (an OverflowError was an "internal error").
+MAX_TASKS = 5000  # the schema's ceiling; the setting max_tasks_per_plan (default 2,000) is checked on POST
 MAX_LIST = 200
+MAX_ESTIMATE_HOURS = 10_000.0  # one estimate point (about five working years)
+MAX_TOTAL_HOURS = 500_000.0  # the tasks' pessimistic estimates added up: the longest the project can be, serially
+MAX_CAPACITY = 100_000  # units of a pool, and units one task may ask for
+MAX_COST_PER_HOUR = 1_000_000.0
+MAX_BUDGET = 1e15
+MIN_DATE, MAX_DATE = date(1970, 1, 1), date(2200, 12, 31)
+MAX_JSON_INTEGER = 2**53 - 1  # in context: integers every JSON reader holds exactly
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored, or None: NUL (PostgreSQL text refuses it) and lone surrogates (not Unicode
+    scalar values: UTF-8 cannot encode them)."""
+    if "\x00" in value:
+        return f"must not contain NUL (U+0000); found at position {value.index(chr(0))}"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return (f"is not valid Unicode: a lone surrogate U+{ord(value[error.start]):04X} "
+                    f"at position {error.start}")
+    return None
+
+
+class Text(fields.String):
+    """A string that is valid Unicode and holds no NUL (refused with a 422 naming the field, not normalised)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        problem = text_problem(text)
+        if problem:
+            raise ValidationError(f"Not a valid string: {problem}.")
+        return text
+
+
+def _hours(**kwargs) -> fields.Float:
+    return fields.Float(allow_nan=False, validate=validate.Range(min=0, min_inclusive=False, max=MAX_ESTIMATE_HOURS),
+                        **kwargs)
+
+
+def _check_json_value(value) -> None:
+    """context is free-form, but stored and sent back: its strings must be storable, its numbers finite
+    and its integers within ±(2^53 - 1). Walked without recursion (nesting is bounded by app/json_input.py)."""
+    stack = [("context", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                raise ValidationError(f"{path}: {problem}")
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if abs(item) > MAX_JSON_INTEGER:
+                raise ValidationError(f"{path}: integers must lie within ±{MAX_JSON_INTEGER}")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValidationError(f"{path}: numbers must be finite")
+        elif isinstance(item, dict):
+            for key, member in item.items():
+                if not isinstance(key, str) or text_problem(key):
+                    raise ValidationError(f"{path}: key {key!r} {text_problem(str(key))}")
+                stack.append((f"{path}.{key}", member))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", member) for index, member in enumerate(item))
+        else:
+            raise ValidationError(f"{path}: not a JSON value")
 
 
 class EstimateCreate(Schema):
     class Meta:
         unknown = RAISE
 
-    optimistic = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False))
-    most_likely = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False))
-    pessimistic = fields.Float(required=True, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False))
+    optimistic = _hours(required=True)
+    most_likely = _hours(required=True)
+    pessimistic = _hours(required=True)
 
     @validates_schema
     def _ordered(self, data, **kwargs):
@@ -31,27 +102,32 @@ class ResourcePoolCreate(Schema):
     class Meta:
         unknown = RAISE
 
-    type = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100_000))
-    cost_per_hour = fields.Float(load_default=0.0, allow_nan=False, validate=validate.Range(min=0))
+    type = Text(required=True, validate=validate.Length(min=1, max=100))
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_CAPACITY))
+    cost_per_hour = fields.Float(load_default=0.0, allow_nan=False,
+                                 validate=validate.Range(min=0, max=MAX_COST_PER_HOUR))
 
 
 class GoalTaskCreate(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    id = Text(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(required=True, validate=validate.Length(min=1, max=500))
+    description = Text(load_default="", validate=validate.Length(max=10_000))
     estimate = fields.Nested(EstimateCreate, load_default=None, allow_none=True)
-    depends_on = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list)
+    depends_on = fields.List(Text(validate=validate.Length(min=1, max=200)), load_default=list,
+                             validate=validate.Length(max=MAX_TASKS))
     resources = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=100)),
-        values=fields.Integer(strict=True, validate=validate.Range(min=1)),
+        keys=Text(validate=validate.Length(min=1, max=100)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_CAPACITY)),
         load_default=dict,
+        validate=validate.Length(max=MAX_LIST),
     )
-    inputs = fields.List(fields.String(), load_default=list)
-    outputs = fields.List(fields.String(), load_default=list)
+    inputs = fields.List(Text(validate=validate.Length(max=500)), load_default=list,
+                         validate=validate.Length(max=MAX_LIST))
+    outputs = fields.List(Text(validate=validate.Length(max=500)), load_default=list,
+                          validate=validate.Length(max=MAX_LIST))
 
 
 class GoalCreate(Schema):
@@ -60,28 +136,36 @@ class GoalCreate(Schema):
     class Meta:
         unknown = RAISE
 
-    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    description = fields.String(load_default="", validate=validate.Length(max=20_000))
-    domain = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
-    strategy = fields.String(load_default=DEFAULT_STRATEGY, validate=validate.OneOf(STRATEGIES))
+    title = Text(required=True, validate=validate.Length(min=1, max=500))
+    description = Text(load_default="", validate=validate.Length(max=20_000))
+    domain = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
+    strategy = Text(load_default=DEFAULT_STRATEGY, validate=validate.OneOf(STRATEGIES))
     priority = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=5))
-    start = fields.Date(load_default=None, allow_none=True)
-    deadline = fields.Date(load_default=None, allow_none=True)
-    budget = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=validate.Range(min=0))
-    currency = fields.String(load_default="USD",
-                             validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like USD"))
-    components = fields.List(fields.String(validate=validate.Length(min=1, max=200)), load_default=list,
+    start = fields.Date(load_default=None, allow_none=True, validate=validate.Range(min=MIN_DATE, max=MAX_DATE))
+    deadline = fields.Date(load_default=None, allow_none=True, validate=validate.Range(min=MIN_DATE, max=MAX_DATE))
+    budget = fields.Float(load_default=None, allow_none=True, allow_nan=False,
+                          validate=validate.Range(min=0, max=MAX_BUDGET))
+    currency = Text(load_default="USD",
+                    validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code like USD"))
+    components = fields.List(Text(validate=validate.Length(min=1, max=200)), load_default=list,
                              validate=validate.Length(max=MAX_LIST))
     resources = fields.List(fields.Nested(ResourcePoolCreate), load_default=list,
                             validate=validate.Length(max=MAX_LIST))
     tasks = fields.List(fields.Nested(GoalTaskCreate), load_default=list, validate=validate.Length(max=MAX_TASKS))
-    context = fields.Dict(load_default=dict)
-    schedule_objective = fields.String(load_default=DEFAULT_SCHEDULE_OBJECTIVE,
-                                       validate=validate.OneOf(SCHEDULE_OBJECTIVES))
+    context = fields.Dict(load_default=dict, validate=_check_json_value)
+    schedule_objective = Text(load_default=DEFAULT_SCHEDULE_OBJECTIVE, validate=validate.OneOf(SCHEDULE_OBJECTIVES))
+
+    @validates_schema
+    def _project_fits(self, data, **kwargs):
+        """The tasks one after another must fit the calendar: their pessimistic hours are bounded in sum."""
+        total = sum(task["estimate"]["pessimistic"] for task in data.get("tasks") or () if task.get("estimate"))
+        if total > MAX_TOTAL_HOURS:
+            raise ValidationError(f"the tasks' pessimistic estimates add up to {total:,.0f} working hours; "
+                                  f"at most {MAX_TOTAL_HOURS:,.0f}", field_name="tasks")
 
 
 class PlanCancel(Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(load_default="cancelled by caller", validate=validate.Length(max=1000))
+    reason = Text(load_default="cancelled by caller", validate=validate.Length(max=1000))

@@ -37,6 +37,10 @@ def create_plan(*, session: Session, goal_data: dict, actor: str, settings: Plan
                 task_ids: list[str] | None = None) -> NewVersion:
     """Store the goal, the plan, version 1 (queued, with its chain's task ids) and the audit row
     in one transaction; the caller enqueues after the commit."""
+    tasks = len(goal_data.get("tasks") or ())
+    if tasks > settings.max_tasks_per_plan:  # refused now, not a 202 that decompose fails later
+        raise PlanningError(f"the goal lists {tasks} tasks; at most {settings.max_tasks_per_plan} "
+                            "(the setting max_tasks_per_plan)", "tasks")
     document = json.loads(json.dumps(goal_data, default=str))  # dates -> ISO strings
     goal = PlanningGoal.from_dict(document)  # meaning-level validation before any row is written
     library = domain_library(settings.domains_dir)
