@@ -110,7 +110,15 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
         db.session.rollback()
         _fail(version_id, run_id, f"{name}: internal error ({type(error).__name__})", started)
         return StageOutcome.STOP
-    return _save(stage, version_id, run_id, output, started, data)
+    try:
+        return _save(stage, version_id, run_id, output, started, data)
+    except TRANSIENT_ERRORS:
+        raise  # the database went away: the task retries it, as for the stage itself
+    except Exception as error:  # the result could not be stored (a value the database refuses): never left running
+        log.exception("stage %s of version %s could not save its result", name, version_id)
+        db.session.rollback()
+        _fail(version_id, run_id, f"{name}: its result could not be saved ({type(error).__name__})", started)
+        return StageOutcome.STOP
 
 
 # Built once and run on the session's connection (not through the ORM): the stage path runs
