@@ -11,9 +11,11 @@ from sqlalchemy import exc as sa_exc
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging, unless the application configured logging already
+# (create_app does, in every mode): then the file would replace its handlers and levels, and its
+# default disable_existing_loggers=True would silence every logger the application had created.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
