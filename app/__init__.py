@@ -13,7 +13,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(config: dict | None = None) -> Flask:
-    from app.json_output import FiniteJSONProvider
+    from app.json_provider import FiniteJSONProvider
 
     app = Flask(__name__)
     app.json = FiniteJSONProvider(app)  # JSON out is always valid JSON (no NaN/Infinity)

@@ -118,23 +118,45 @@ def _close_connection() -> None:
     g.json_input_close = True
 
 
-def parse_json(data: bytes):
-    """Parse a JSON text (bytes), or raise a 400 ApiProblem naming what is wrong."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise _malformed(f"the request body is not valid UTF-8 (byte {error.start}: "
-                         f"{data[error.start:error.start + 1].hex()})") from None
-    depth = nesting_depth(text)
-    if depth > MAX_DEPTH:
-        raise _malformed(f"the request body nests arrays and objects more than {MAX_DEPTH} levels deep",
-                         slug="json-too-deep", title="JSON nested too deeply")
+class JsonInputError(ValueError):
+    """A JSON text this service does not take; `slug` and `title` for the problem document."""
+
+    def __init__(self, message: str, slug: str = "malformed-json", title: str = "Malformed JSON"):
+        super().__init__(message)
+        self.slug, self.title = slug, title
+
+
+def loads(data: bytes | str):
+    """Parse a JSON text with the limits above, or raise JsonInputError (a ValueError) saying what is wrong.
+
+    The app's JSON provider parses with this too (app/json_provider.py), so `request.get_json()` keeps the
+    same limits on endpoints that do not use json_body().
+    """
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise JsonInputError(f"the request body is not valid UTF-8 (byte {error.start}: "
+                                 f"{data[error.start:error.start + 1].hex()})") from None
+    else:
+        text = data
+    if nesting_depth(text) > MAX_DEPTH:
+        raise JsonInputError(f"the request body nests arrays and objects more than {MAX_DEPTH} levels deep",
+                             slug="json-too-deep", title="JSON nested too deeply")
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _NotANumber as error:
-        raise _malformed(str(error)) from None
+        raise JsonInputError(str(error)) from None
     except (ValueError, RecursionError) as error:  # JSONDecodeError, a too long integer
-        raise _malformed(f"the request body is not valid JSON ({error})") from None
+        raise JsonInputError(f"the request body is not valid JSON ({error})") from None
+
+
+def parse_json(data: bytes):
+    """Parse a JSON text (bytes), or raise a 400 ApiProblem naming what is wrong."""
+    try:
+        return loads(data)
+    except JsonInputError as error:
+        raise _malformed(str(error), slug=error.slug, title=error.title) from None
 
 
 def read_json_object() -> dict:

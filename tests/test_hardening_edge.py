@@ -198,13 +198,25 @@ def test_max_tasks_per_plan_setting_is_checked_at_post(tmp_path):
     assert app.test_client().post("/api/v1/plans", json=_many_tasks(5)).status_code == 202
 
 
+@pytest.mark.parametrize("method, path", [("put", "/api/v1/resources"), ("put", "/api/v1/plans/p1")],
+                         ids=["resources", "feedback"])
+@pytest.mark.parametrize("body", [b"[" * 990 + b"]" * 990, b'{"a": NaN}', b'{"a": 1e400}'],
+                         ids=["deep", "nan", "overflow"])
+def test_other_json_endpoints_keep_the_limits(client, method, path, body):
+    """Endpoints that parse with request.get_json() get the same limits through the app's JSON provider:
+    a 4xx problem, never a RecursionError 500 or a NaN stored."""
+    response = getattr(client, method)(path, data=body, content_type="application/json")
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+
+
 # --- JSON out -------------------------------------------------------------------------------------------
 
 
 def test_json_provider_never_writes_nan_or_infinity(embedded_app, caplog):
     """A non-finite float that reaches a response is sent as null, with a warning: the answer stays JSON."""
     with embedded_app.app_context():
-        with caplog.at_level(logging.WARNING, logger="app.json_output"):
+        with caplog.at_level(logging.WARNING, logger="app.json_provider"):
             text = embedded_app.json.dumps({"a": float("inf"), "b": [float("nan"), 1.5], "c": (float("-inf"),)})
     assert _strict_json(text) == {"a": None, "b": [None, 1.5], "c": [None]}
     assert "non-finite" in caplog.text

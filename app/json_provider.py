@@ -1,9 +1,14 @@
-"""JSON out is always valid JSON: the Flask provider never writes NaN or Infinity.
+"""The app's JSON provider: JSON out is always valid JSON, and JSON in keeps app/json_input.py's limits.
+
+Out: the provider never writes NaN or Infinity.
 
 Python's json writes ``NaN``/``Infinity`` for non-finite floats, which no strict JSON reader accepts.
 The goal schema keeps such numbers out (app/schemas.py bounds every number), so one here is a bug
 upstream: the provider writes ``null`` in its place and logs a warning, instead of sending a
 document the client cannot parse.
+
+In: `request.get_json()` parses with `app.json_input.loads` (nesting counted before parsing, no
+NaN/Infinity, UTF-8), so endpoints that read their body that way get a 400, never a RecursionError.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class FiniteJSONProvider(DefaultJSONProvider):
-    """DefaultJSONProvider with ``allow_nan=False``; a non-finite float becomes null, with a warning."""
+    """DefaultJSONProvider with ``allow_nan=False``; a non-finite float becomes null, with a warning.
+    Parsing refuses non-finite numbers and deep nesting (a ValueError, as json's own errors are)."""
+
+    def loads(self, s, **kwargs):
+        from app.json_input import loads
+
+        return loads(s)
 
     def dumps(self, obj, **kwargs) -> str:
         kwargs["allow_nan"] = False
