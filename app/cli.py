@@ -81,13 +81,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from app import create_app
     from app.render import render_plan
 
-    goal = _read_goal(args.goal)
+    _read_goal(args.goal)  # a file that cannot be read or is not JSON: its own one-line error
     with tempfile.TemporaryDirectory(prefix="layer2-plan-") as workdir:
         app = create_app({"DATABASE_URL": f"sqlite:///{workdir}/plan.sqlite", "CELERY_BROKER_URL": None,
                           "LOG_LEVEL": "WARNING"})
         upgrade_database(app)
         client = app.test_client()
-        response = client.post("/api/v1/plans", json=goal)
+        # the file's own bytes, so the API's edge checks them as sent (NaN, nesting, ...), not a re-encoding
+        response = client.post("/api/v1/plans", data=Path(args.goal).read_bytes(), content_type="application/json")
         if response.status_code >= 400:
             return _fail(_problem_line(response.get_json(silent=True) or {}))
         plan = client.get(response.headers["Location"]).get_json()

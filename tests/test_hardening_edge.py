@@ -210,6 +210,16 @@ def test_other_json_endpoints_keep_the_limits(client, method, path, body):
     assert response.mimetype == "application/problem+json"
 
 
+def test_cli_plan_refuses_what_the_api_refuses(tmp_path, capsys):
+    """`layer2-planning plan` sends the file as it is: NaN in it is refused (exit 2), not re-encoded as null."""
+    from app.cli import main
+
+    path = tmp_path / "goal.json"
+    path.write_text('{"title": "x", "budget": NaN}')
+    assert main(["plan", str(path)]) == 2
+    assert "NaN" in capsys.readouterr().err
+
+
 # --- JSON out -------------------------------------------------------------------------------------------
 
 
@@ -441,7 +451,8 @@ EXAMPLE_GOALS = [json.loads(path.read_text()) for path in sorted(EXAMPLES.glob("
 
 _NASTY_STRINGS = ["", " ", "\u0000", "a\udfff", "\ud800", "\U0001f680" * 3, "x" * 600, "9999-12-31", "NaN",
                   "engineer", "requirements"]
-_NASTY_NUMBERS = [0, -1, 1, 0.5, 1e-300, 2**31, 2**53, 10**30, 1e9, 1e300, 1e308, 10_000, 10_001, 100_000, 100_001,
+_NASTY_NUMBERS = [float("nan"), float("inf"), -float("inf"),
+                  0, -1, 1, 0.5, 1e-300, 2**31, 2**53, 10**30, 1e9, 1e300, 1e308, 10_000, 10_001, 100_000, 100_001,
                   1_000_000, 1e15, -1e308]
 VALUES = st.one_of(
     st.sampled_from(_NASTY_STRINGS), st.sampled_from(_NASTY_NUMBERS), st.text(max_size=20),
