@@ -15,8 +15,9 @@
 - **numbers**: ``NaN``, ``Infinity``, ``-Infinity`` and numbers too large for a float (``1e400``) are
   not JSON numbers a plan can use: 400.
 
-Strings are parsed as JSON defines them, so a ``\\udfff`` escape gives a lone surrogate and
-``\\u0000`` a NUL: the goal schema (app/schemas.py) refuses those with a 422 naming the field.
+- **strings**: a ``\\udfff`` escape gives a lone surrogate and ``\\u0000`` a NUL, which no database
+  column stores: a 422 naming the field (its JSON path, e.g. ``tasks[0].id``), on every endpoint. The goal
+  schema checks the same (app/schemas.py ``Text``) for goals that come another way.
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ def init_app(app: Flask) -> None:
             sock.settimeout(BODY_READ_TIMEOUT)
         except OSError:  # closed already: the read will say so
             g.pop("json_input_socket_timeout", None)
+
+    @app.errorhandler(UnstorableString)
+    def _unstorable(error: UnstorableString):
+        from app.problems import problem_response
+
+        return problem_response(422, "invalid-string", "A string is not valid",
+                                f"{len(error.errors)} string(s) hold NUL or a lone surrogate", error.errors)
 
     @app.after_request
     def _close_if_unread(response):
@@ -144,11 +152,67 @@ def loads(data: bytes | str):
         raise JsonInputError(f"the request body nests arrays and objects more than {MAX_DEPTH} levels deep",
                              slug="json-too-deep", title="JSON nested too deeply")
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _NotANumber as error:
         raise JsonInputError(str(error)) from None
     except (ValueError, RecursionError) as error:  # JSONDecodeError, a too long integer
         raise JsonInputError(f"the request body is not valid JSON ({error})") from None
+    if _SUSPECT_ESCAPE.search(text):  # only a \u escape can make NUL or a lone surrogate (UTF-8 is checked)
+        _check_strings(value)
+    return value
+
+
+class UnstorableString(Exception):
+    """Strings of the body hold NUL or a lone surrogate: a 422 naming each field, on every endpoint.
+
+    Not a ValueError on purpose: `request.get_json(silent=True)` lets it through to the error handler
+    `init_app` registers, instead of turning it into "not valid JSON".
+    """
+
+    def __init__(self, errors: list[dict]):
+        super().__init__("; ".join(f"{error['field']}: {error['message']}" for error in errors))
+        self.errors = errors
+
+
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF][0-9a-fA-F]{2})")
+
+
+def string_problem(value: str) -> str | None:
+    """Why a string cannot be stored, or None: NUL (PostgreSQL text refuses it) and lone surrogates (not Unicode
+    scalar values: UTF-8 cannot encode them)."""
+    if "\x00" in value:
+        return f"must not contain NUL (U+0000); found at position {value.index(chr(0))}"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return f"is not valid Unicode: a lone surrogate U+{ord(value[error.start]):04X} at position {error.start}"
+    return None
+
+
+def _check_strings(value, limit: int = 20) -> None:
+    """Raise UnstorableString naming the strings and keys (up to `limit`, in document order) that hold NUL or a
+    lone surrogate. Walked without recursion."""
+    errors: list[dict] = []
+    stack = [("", value)]
+    while stack and len(errors) < limit:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            problem = string_problem(item)
+            if problem:
+                errors.append({"field": path or "(body)", "message": f"Not a valid string: {problem}."})
+        elif isinstance(item, dict):
+            members = []
+            for key, member in item.items():
+                problem = string_problem(key)
+                if problem:
+                    errors.append({"field": f"{path or '(body)'} (key)", "message": f"Not a valid key: {problem}."})
+                members.append((f"{path}.{key}" if path else key, member))
+            stack.extend(reversed(members))
+        elif isinstance(item, list):
+            stack.extend(reversed([(f"{path}[{index}]", member) for index, member in enumerate(item)]))
+    if errors:
+        raise UnstorableString(errors)
 
 
 def parse_json(data: bytes):

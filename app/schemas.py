@@ -7,6 +7,7 @@ from datetime import date
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from app.json_input import string_problem as text_problem
 from planning.goal import DEFAULT_SCHEDULE_OBJECTIVE, DEFAULT_STRATEGY, SCHEDULE_OBJECTIVES, STRATEGIES
 
 # The goal's bounds (docs/goal-format.md, "Bounds"): every number finite and below a maximum, every date in
@@ -20,20 +21,6 @@ MAX_COST_PER_HOUR = 1_000_000.0
 MAX_BUDGET = 1e15
 MIN_DATE, MAX_DATE = date(1970, 1, 1), date(2200, 12, 31)
 MAX_JSON_INTEGER = 2**53 - 1  # in context: integers every JSON reader holds exactly
-
-
-def text_problem(value: str) -> str | None:
-    """Why a string cannot be stored, or None: NUL (PostgreSQL text refuses it) and lone surrogates (not Unicode
-    scalar values: UTF-8 cannot encode them)."""
-    if "\x00" in value:
-        return f"must not contain NUL (U+0000); found at position {value.index(chr(0))}"
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as error:
-            return (f"is not valid Unicode: a lone surrogate U+{ord(value[error.start]):04X} "
-                    f"at position {error.start}")
-    return None
 
 
 class Text(fields.String):

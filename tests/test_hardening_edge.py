@@ -88,8 +88,8 @@ CASES = [
     ("lone-surrogate-task-id", _dumps(_surrogate_task_id()), 422, "tasks[0].id"),
     ("nul-in-title", _dumps(_goal(title="a\u0000b")), 422, "title"),
     ("nul-in-task-name", _dumps(_task(1, name="x\u0000")), 422, "tasks[1].name"),
-    ("nul-in-context", _dumps(_goal(context={"note": ["ok", "bad\u0000"]})), 422, "context"),
-    ("surrogate-context-key", b'{"title": "x", "context": {"\\ud800": 1}}', 422, "context"),
+    ("nul-in-context", _dumps(_goal(context={"note": ["ok", "bad\u0000"]})), 422, "context.note[1]"),
+    ("surrogate-context-key", b'{"title": "x", "context": {"\\ud800": 1}}', 422, "context (key)"),
     ("huge-integer-in-context", _dumps(_goal(context={"n": 10**30})), 422, "context"),
     ("nan-in-context", b'{"title": "x", "context": {"a": NaN}}', 400, "(body)"),
     ("infinity-in-context", b'{"title": "x", "context": {"a": -Infinity}}', 400, "(body)"),
@@ -208,6 +208,20 @@ def test_other_json_endpoints_keep_the_limits(client, method, path, body):
     response = getattr(client, method)(path, data=body, content_type="application/json")
     assert 400 <= response.status_code < 500, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("put", "/api/v1/resources", {"resources": [{"type": "BAD", "capacity": 1}]}),
+    ("put", "/api/v1/plans/p1", {"updates": [{"task_id": "a", "status": "in_progress", "note": "BAD"}]}),
+], ids=["resources", "feedback"])
+@pytest.mark.parametrize("bad", ["a\u0000b", "a\udfffb"], ids=["nul", "surrogate"])
+def test_other_endpoints_refuse_unstorable_strings_with_a_422(any_app, method, path, body, bad):
+    """NUL and lone surrogates are a 422 naming the field on every JSON endpoint, not a 500 at the database."""
+    raw = json.dumps(body).replace("BAD", json.dumps(bad)[1:-1]).encode()
+    response = getattr(any_app.test_client(), method)(path, data=raw, content_type="application/json")
+    assert response.status_code == 422, response.get_data(as_text=True)
+    field = response.get_json()["errors"][0]["field"]
+    assert field in ("resources[0].type", "updates[0].note")
 
 
 def test_cli_plan_refuses_what_the_api_refuses(tmp_path, capsys):
