@@ -56,19 +56,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class WorkerProcess:
-    """A real `celery worker` process in its own process group, so a test can kill -9 all of it."""
+class CeleryProcess:
+    """A real `celery` process (worker or beat) in its own process group, so a test can kill -9 all of it."""
 
-    def __init__(self, env: dict[str, str], name: str, queues: str = ALL_QUEUES, log_dir: Path | None = None,
+    kind = "celery"
+    ready_marker = ""
+
+    def __init__(self, env: dict[str, str], name: str, arguments: list[str], log_dir: Path | None = None,
                  extra_env: dict[str, str] | None = None):
-        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
-        self.log_path = (log_dir or Path("/tmp")) / f"worker-{self.name}.log"
+        self.name = name  # unique per process: it names the log file (and a worker's hostname)
+        self.log_path = (log_dir or Path("/tmp")) / f"{self.kind}-{self.name}.log"
         full_env = {**os.environ, **env, **(extra_env or {})}
-        command = [
-            sys.executable, "-m", "celery", "-A", "tasks.worker:celery_app", "worker",
-            "-Q", queues, "-c", "1", "-P", "prefork", "--hostname", f"{self.name}@%h",
-            "--without-gossip", "--without-mingle", "-l", "INFO",
-        ]
+        command = [sys.executable, "-m", "celery", "-A", "tasks.worker:celery_app", *arguments]
         self.log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop)
         self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -77,11 +76,34 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log_path.read_text()[-3000:]}")
-            if " ready." in self.log_path.read_text():
+                raise RuntimeError(f"{self.kind} exited early:\n{self.log_path.read_text()[-3000:]}")
+            if self.ready_marker in self.log_path.read_text():
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"worker not ready after {timeout} s:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"{self.kind} not ready after {timeout} s:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
+class WorkerProcess(CeleryProcess):
+    """A real `celery worker` (prefork, one pool process) on the given queues."""
+
+    kind, ready_marker = "worker", " ready."
+
+    def __init__(self, env: dict[str, str], name: str, queues: str = ALL_QUEUES, log_dir: Path | None = None,
+                 extra_env: dict[str, str] | None = None):
+        unique = f"{name}-{uuid.uuid4().hex[:6]}"
+        super().__init__(env, unique, ["worker", "-Q", queues, "-c", "1", "-P", "prefork", "--hostname",
+                                       f"{unique}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
+                         log_dir, extra_env)
 
     def pool_children(self) -> list[int]:
         """Pids of the worker's pool processes: the children of its main process (from /proc)."""
@@ -113,43 +135,18 @@ class WorkerProcess:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
 
+class BeatProcess(CeleryProcess):
+    """A real `celery beat` process with its own schedule and pid files."""
 
-class BeatProcess:
-    """A real `celery beat` process (its own schedule and pid files), in its own process group."""
+    kind, ready_marker = "beat", "beat: Starting..."
 
     def __init__(self, env: dict[str, str], name: str, log_dir: Path | None = None,
                  extra_env: dict[str, str] | None = None):
-        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
         directory = log_dir or Path("/tmp")
-        self.log_path = directory / f"beat-{self.name}.log"
-        full_env = {**os.environ, **env, **(extra_env or {})}
-        command = [
-            sys.executable, "-m", "celery", "-A", "tasks.worker:celery_app", "beat", "-l", "INFO",
-            "-s", str(directory / f"beat-{self.name}.schedule"), "--pidfile", str(directory / f"beat-{self.name}.pid"),
-        ]
-        self.log = open(self.log_path, "w")  # noqa: SIM115  (closed in stop)
-        self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"beat exited early:\n{self.log_path.read_text()[-3000:]}")
-            if "beat: Starting..." in self.log_path.read_text():
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"beat not ready after {timeout} s:\n{self.log_path.read_text()[-3000:]}")
+        unique = f"{name}-{uuid.uuid4().hex[:6]}"
+        super().__init__(env, unique, ["beat", "-l", "INFO", "-s", str(directory / f"beat-{unique}.schedule"),
+                                       "--pidfile", str(directory / f"beat-{unique}.pid")], log_dir, extra_env)
 
     def sent(self, task: str) -> int:
         """How many times it has sent `task` (from its log)."""
@@ -157,16 +154,6 @@ class BeatProcess:
             return 0
         return sum(1 for line in self.log_path.read_text().splitlines()
                    if "Sending due task" in line and f"({task})" in line)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
 
 
 class ApiServer:
