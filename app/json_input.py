@@ -9,6 +9,8 @@
   server thread until the client hangs up. `init_app` gives the connection's socket a read timeout
   of ``BODY_READ_TIMEOUT`` seconds while a request with a body is handled (werkzeug's and gunicorn's
   servers put the socket in the environ); a read that times out is a 408 and the connection is closed.
+- **the URL**: a path or query parameter holding NUL (``%00``) is a 400 on every endpoint (PostgreSQL
+  refuses NUL in any text: a plan id ``a%00b`` was a 500).
 - **encoding**: the body must be UTF-8 (RFC 8259 §8.1); anything else is a 400 naming the byte.
 - **nesting**: counted on the text, before the parser runs (the parser recurses: a 2 KB body of
   990 brackets raised RecursionError); deeper than ``MAX_DEPTH`` is a 400.
@@ -45,6 +47,15 @@ _SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 
 def init_app(app: Flask) -> None:
     """Bound the time a request body may take to arrive (all endpoints), restored after the request."""
+
+    @app.before_request
+    def _no_nul_in_url():
+        # PostgreSQL refuses NUL in any text: /api/v1/plans/a%00b raised at the query (500), not a 404
+        fields = [("(path)", request.path)] + [(name, value) for name, value in request.args.items(multi=True)]
+        bad = [{"field": name, "message": "must not contain NUL (U+0000)"} for name, value in fields
+               if "\x00" in value or "\x00" in name]
+        if bad:
+            raise ApiProblem(400, "invalid-url", "The URL is not valid", "the URL holds NUL (%00)", bad)
 
     @app.before_request
     def _body_read_timeout():

@@ -224,6 +224,16 @@ def test_other_endpoints_refuse_unstorable_strings_with_a_422(any_app, method, p
     assert field in ("resources[0].type", "updates[0].note")
 
 
+@pytest.mark.parametrize("method, path", [
+    ("get", "/api/v1/plans/a%00b"), ("get", "/api/v1/plans/a%00b/versions"), ("delete", "/api/v1/plans/a%00b"),
+    ("post", "/api/v1/plans/a%00b/approve"), ("get", "/api/v1/plans/x?version=%00"),
+])
+def test_nul_in_the_url_is_a_400(any_app, method, path):
+    """A plan id (or query parameter) holding NUL is a 400 problem, not a 500 from PostgreSQL."""
+    response = getattr(any_app.test_client(), method)(path, json={} if method == "post" else None)
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+
+
 def test_cli_plan_refuses_what_the_api_refuses(tmp_path, capsys):
     """`layer2-planning plan` sends the file as it is: NaN in it is refused (exit 2), not re-encoded as null."""
     from app.cli import main
