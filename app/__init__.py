@@ -21,6 +21,10 @@ def create_app(config: dict | None = None) -> Flask:
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if app.config["EMBEDDED"]:
+        # Eager Celery runs every stage inside the request: one INFO line per stage is noise there
+        # (a farm worker's own -l option governs it on the farm).
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     app.json.sort_keys = False  # keep documents in their documented order (stages in pipeline order)
 
     from app import models  # noqa: F401  (registers the tables with the metadata)
