@@ -121,7 +121,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _admin(dsn: str, sql: str) -> None:
+def admin_sql(dsn: str, sql: str) -> None:
     """Run one statement on the admin database (CREATE/DROP DATABASE cannot run in a transaction)."""
     connection = psycopg2.connect(dsn)
     connection.autocommit = True
@@ -543,7 +543,7 @@ def main() -> int:
     env.update(item.split("=", 1) for item in args.env)
     base, farm, conn, ok = f"http://127.0.0.1:{port}", None, None, False
     try:
-        _admin(args.pg_admin, f'CREATE DATABASE "{db_name}"')
+        admin_sql(args.pg_admin, f'CREATE DATABASE "{db_name}"')
         migrated = subprocess.run([str(VENV_BIN / "flask"), "--app", "app:create_app", "db", "upgrade"], cwd=ROOT,
                                   env=env, capture_output=True, text=True)
         if migrated.returncode:
@@ -576,7 +576,7 @@ def main() -> int:
         if conn is not None:
             conn.close()
         try:
-            _admin(args.pg_admin, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            admin_sql(args.pg_admin, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
             keys = clear_redis(args.redis, prefix)
             print(f"dropped {db_name}, deleted {keys} Redis keys under {prefix}", file=sys.stderr)
         except (psycopg2.Error, redis.RedisError) as error:

@@ -22,7 +22,6 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 import psycopg2
+from farm import admin_sql, free_port  # bench/ is on sys.path when a bench script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent  # the venv this runs in (gunicorn beside python)
@@ -58,22 +58,6 @@ def parse_args() -> argparse.Namespace:
     if args.clients < 1 or min(args.updates) < 1:
         p.error("--clients and --updates must be at least 1")
     return args
-
-
-def _admin(dsn: str, sql: str) -> None:
-    connection = psycopg2.connect(dsn)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        connection.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_plan(db_url: str, goal_path: str) -> tuple[str, list[str]]:
@@ -248,7 +232,7 @@ def main() -> int:
     env.pop("CELERY_BROKER_URL", None)  # feedback never touches the broker; the API runs without one
     server, ok = None, False
     try:
-        _admin(args.pg_admin, f'CREATE DATABASE "{db_name}"')
+        admin_sql(args.pg_admin, f'CREATE DATABASE "{db_name}"')
         plan_id, tasks = make_plan(db_url, args.goal)
         server = Server(args.server, port, env, args.workers, args.threads, log_dir / "server.log")
         server.wait_ready()
@@ -280,7 +264,7 @@ def main() -> int:
         if server is not None:
             server.stop()
         try:
-            _admin(args.pg_admin, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            admin_sql(args.pg_admin, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
             print(f"dropped {db_name}", file=sys.stderr)
         except psycopg2.Error as error:
             print(f"could not drop {db_name}: {error}", file=sys.stderr)

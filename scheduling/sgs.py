@@ -31,11 +31,30 @@ def fresh_availability(core: Core, levels: list[int] | None = None) -> list[list
     return avail
 
 
-def _extend(core: Core, avail: list[list[int]], length: int) -> None:
-    # only reached with exotic lags; the final capacity level holds forever
+def extend_availability(core: Core, avail: list[list[int]], length: int) -> None:
+    """Lengthen the availability rows to `length`: past the horizon the final capacity level holds."""
     for k, row in enumerate(avail):
         if len(row) < length:
-            row.extend([core.capacity[k][-1]] * (length - len(row) + 16))
+            row.extend([core.capacity[k][-1] if core.capacity[k] else 0] * (length - len(row) + 16))
+
+
+def earliest_fit(core: Core, avail: list[list[int]], uses: list[tuple[int, int]], t: int, d: int) -> int:
+    """The earliest start at or after `t` where an activity of duration `d` and these uses fits."""
+    moved = True
+    while moved:
+        if len(avail[0]) < t + d:
+            extend_availability(core, avail, t + d)
+        moved = False
+        for k, r in uses:
+            row = avail[k]
+            if min(row[t : t + d]) < r:
+                idx = t + d - 1
+                while row[idx] >= r:
+                    idx -= 1
+                t = idx + 1
+                moved = True
+                break
+    return t
 
 
 def serial_sgs(core: Core, order: list[int], avail0: list[list[int]] | None = None) -> list[int]:
@@ -56,8 +75,9 @@ def serial_sgs(core: Core, order: list[int], avail0: list[list[int]] | None = No
         d = dur[j]
         u = uses[j]
         if d and u:
+            # earliest_fit, inlined: this loop decodes thousands of lists a second in the GA
             if t + d > horizon:
-                _extend(core, avail, t + d + 1)
+                extend_availability(core, avail, t + d + 1)
                 horizon = len(avail[0])
             moved = True
             while moved:
@@ -70,7 +90,7 @@ def serial_sgs(core: Core, order: list[int], avail0: list[list[int]] | None = No
                             idx -= 1
                         t = idx + 1
                         if t + d > horizon:
-                            _extend(core, avail, t + d + 1)
+                            extend_availability(core, avail, t + d + 1)
                             horizon = len(avail[0])
                         moved = True
                         break
@@ -91,7 +111,7 @@ def backward_sgs(core: Core, order: list[int], end: int, avail0: list[list[int]]
     dur, succ, uses, release, fixed, deadline = core.dur, core.succ, core.uses, core.release, core.fixed, core.deadline
     avail = [row[:] for row in avail0] if avail0 is not None else fresh_availability(core)
     if avail and len(avail[0]) < end:
-        _extend(core, avail, end)
+        extend_availability(core, avail, end)
     start = [0] * core.n
     for i in order:
         if fixed[i] is not None:
@@ -202,7 +222,7 @@ def parallel_sgs(core: Core, priority: list[float], avail0: list[list[int]] | No
         for k, r in uses[j]:
             row = avail[k]
             if s + d > len(row):
-                _extend(core, avail, s + d + 1)
+                extend_availability(core, avail, s + d + 1)
                 row = avail[k]
             if fixed[j] is None:
                 row[s : s + d] = [a - r for a in row[s : s + d]]
@@ -227,7 +247,7 @@ def parallel_sgs(core: Core, priority: list[float], avail0: list[list[int]] | No
                 elif bound[j] <= t:
                     d = dur[j]
                     if d + t > len(avail[0] if avail else []) and avail:
-                        _extend(core, avail, t + d + 1)
+                        extend_availability(core, avail, t + d + 1)
                     if all(min(avail[k][t : t + d]) >= r for k, r in uses[j]) if d else True:
                         eligible.remove(j)
                         place(j, t)

@@ -19,7 +19,7 @@ from functools import partial
 
 from scheduling.core import Core
 from scheduling.ga import GeneticSearch, initial_order
-from scheduling.sgs import fresh_availability
+from scheduling.sgs import earliest_fit, extend_availability, fresh_availability
 
 #: Without a new best for this share of its time (or 40 generations), the pass stops.
 STALL_SHARE = 0.3
@@ -52,7 +52,7 @@ def preferred_sgs(core: Core, order: list[int], avail0: list[list[int]], preferr
         if want is not None and want > t and (latest is None or want <= latest[j]) and _fits(core, avail, u, want, d):
             t = want
         elif d and u:
-            t = _earliest_fit(core, avail, u, t, d)
+            t = earliest_fit(core, avail, u, t, d)
         if d and u:
             for k, r in u:
                 row = avail[k]
@@ -61,37 +61,12 @@ def preferred_sgs(core: Core, order: list[int], avail0: list[list[int]], preferr
     return start
 
 
-def _grow(core: Core, avail: list[list[int]], length: int) -> None:
-    # past the core's horizon the final capacity level holds
-    for k, row in enumerate(avail):
-        if len(row) < length:
-            row.extend([core.capacity[k][-1] if core.capacity[k] else 0] * (length - len(row) + 16))
-
-
 def _fits(core: Core, avail: list[list[int]], uses: list[tuple[int, int]], t: int, d: int) -> bool:
     if not d or not uses:
         return True
     if avail and len(avail[0]) < t + d:
-        _grow(core, avail, t + d)
+        extend_availability(core, avail, t + d)
     return all(min(avail[k][t : t + d]) >= r for k, r in uses)
-
-
-def _earliest_fit(core: Core, avail: list[list[int]], uses: list[tuple[int, int]], t: int, d: int) -> int:
-    moved = True
-    while moved:
-        if len(avail[0]) < t + d:
-            _grow(core, avail, t + d)
-        moved = False
-        for k, r in uses:
-            row = avail[k]
-            if min(row[t : t + d]) < r:
-                idx = t + d - 1
-                while row[idx] >= r:
-                    idx -= 1
-                t = idx + 1
-                moved = True
-                break
-    return t
 
 
 def pull_back(core: Core, start: list[int], preferred: list[int | None], objective: Callable[[list[int]], tuple],
@@ -140,7 +115,7 @@ def _book(core: Core, avail: list[list[int]], j: int, t: int, sign: int) -> None
     if not d or not core.uses[j]:
         return
     if len(avail[0]) < t + d:
-        _grow(core, avail, t + d)
+        extend_availability(core, avail, t + d)
     for k, r in core.uses[j]:
         row = avail[k]
         row[t : t + d] = [a + sign * r for a in row[t : t + d]]
