@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import psycopg2
 import psycopg2.extensions
+from flask import current_app, g, has_app_context, has_request_context
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,6 @@ _G_KEY = "_layer2_db_budget"
 
 def _request_budget(timeouts: Timeouts) -> _RequestBudget | None:
     """The current API request's budget (created on its first wait), else None."""
-    from flask import g, has_app_context, has_request_context
-
     if not has_app_context():
         return None
     budget = g.get(_G_KEY)
@@ -160,8 +159,6 @@ def _request_budget(timeouts: Timeouts) -> _RequestBudget | None:
 @contextlib.contextmanager
 def database_wait_limit(seconds: float):
     """Within an API request, end database waits `seconds` from now at the latest (health checks)."""
-    from flask import current_app, g, has_request_context
-
     if not has_request_context():
         yield
         return

@@ -123,7 +123,7 @@ def move_plan(*, session: Session, plan: Plan, target: str, actor: str, **after)
 def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment: str | None,
             version: int | None) -> Decision:
     plan = lock_plan(session=session, plan_id=plan_id)
-    current = _version_row(session, plan_id, plan.current_version)
+    current = version_row(session=session, plan_id=plan_id, number=plan.current_version)
     if plan.status in REPLANNABLE_PLAN_STATES and plan.baseline_version is not None \
             and current.version != plan.baseline_version:
         return _decide_replan(session, plan, current, target, actor=actor, comment=comment, version=version)
@@ -283,7 +283,11 @@ def cancel_plan(*, session: Session, plan_id: str, actor: str, reason: str) -> t
 
 def version_row(*, session: Session, plan_id: str, number: int) -> PlanVersion:
     """One version of a plan, or VersionNotFound."""
-    return _version_row(session, plan_id, number)
+    row = session.execute(sa.select(PlanVersion).where(
+        PlanVersion.plan_id == plan_id, PlanVersion.version == number)).scalar_one_or_none()
+    if row is None:
+        raise VersionNotFound(plan_id, number)
+    return row
 
 
 def list_versions(*, session: Session, plan: Plan) -> dict:
@@ -333,7 +337,7 @@ def diff_versions(*, session: Session, plan: Plan, before: int, after: int) -> d
 
     documents = {}
     for number in (before, after):
-        row = _version_row(session, plan.id, number)
+        row = version_row(session=session, plan_id=plan.id, number=number)
         if row.status not in PLANNED_VERSION_STATES or not row.document:
             raise VersionNotPlanned(number, row.status, "it has no plan to compare")
         documents[number] = row.document
@@ -349,14 +353,6 @@ def default_diff_range(plan: Plan) -> tuple[int | None, int]:
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-def _version_row(session: Session, plan_id: str, number: int) -> PlanVersion:
-    row = session.execute(sa.select(PlanVersion).where(
-        PlanVersion.plan_id == plan_id, PlanVersion.version == number)).scalar_one_or_none()
-    if row is None:
-        raise VersionNotFound(plan_id, number)
-    return row
-
 
 def _number(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
