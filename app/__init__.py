@@ -43,15 +43,14 @@ def create_app(config: dict | None = None) -> Flask:
     from app import json_input
     from app.api import health, lifecycle, plans, progress, resources, risks
     from app.metrics import init_metrics
+    from app.openapi import init_openapi
     from app.problems import register_error_handlers
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(plans.bp)
-    app.register_blueprint(lifecycle.bp)
-    app.register_blueprint(progress.bp)
-    app.register_blueprint(risks.bp)
-    app.register_blueprint(resources.bp)
-    register_error_handlers(app)
+    api = init_openapi(app)  # /api/v1/openapi.json and /api/v1/docs, from the blueprints' documentation
+    for blueprint in (plans.bp, lifecycle.bp, progress.bp, risks.bp, resources.bp):
+        api.register_blueprint(blueprint)
+    register_error_handlers(app)  # after flask-smorest's: every error stays an app/problems.py document
     json_input.init_app(app)  # a request body that stops arriving is a 408, not a held thread
     init_metrics(app)
     return app

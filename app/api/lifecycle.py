@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, request
+from flask import current_app, request
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from app.api.plans import _plan_or_404, actor, json_body, version_param

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, request
+from flask import current_app, request
+from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from app.extensions import db

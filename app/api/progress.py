@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import current_app, jsonify, request
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from app.api.plans import actor

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import exc as sa_exc
 

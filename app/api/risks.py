@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import request
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from app.api.plans import json_body
