@@ -347,3 +347,35 @@ class PlanPoolChange(db.Model):
     old_capacity: Mapped[int] = mapped_column(sa.Integer)
     new_capacity: Mapped[int] = mapped_column(sa.Integer)
     at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class OutboxEvent(db.Model):
+    """An outgoing event, written in the same transaction as the change it reports (the transactional
+    outbox); the relay publishes it to the topic exchange and sets `sent_at` (docs/events.md)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_unsent", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(sa.String(36), unique=True)  # the envelope's id: consumers dedup by it
+    topic: Mapped[str] = mapped_column(sa.String(100))  # the routing key and the envelope's type
+    schema_version: Mapped[int] = mapped_column(sa.Integer)
+    plan_id: Mapped[str | None] = mapped_column(sa.String(36), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    payload: Mapped[dict] = mapped_column(JSONDocument)
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class InboxMessage(db.Model):
+    """An incoming message already handled (applied or dead-lettered), by its topic and id: a redelivery is
+    recognised and dropped. Feedback messages use the feedback idempotency keys instead."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (sa.UniqueConstraint("topic", "message_id", name="uq_inbox_topic_message"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(sa.String(100))
+    message_id: Mapped[str] = mapped_column(sa.String(200))
+    outcome: Mapped[str] = mapped_column(sa.String(20))  # applied | dead_lettered
+    result: Mapped[dict | None] = mapped_column(JSONDocument, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)

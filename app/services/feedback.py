@@ -45,7 +45,7 @@ from app.models import (
     new_id,
 )
 from app.problems import ApiProblem
-from app.services import audit
+from app.services import audit, outbox
 from app.services.progress import (
     LIVE_COLUMNS,
     YEAR_RANGE,
@@ -550,6 +550,7 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     opened_issues = _issues_for(session, plan_id, plan.vid, base, changes, rows, feedback.status_date, actor, now)
     opened = [issue_id for issue_id, _ in opened_issues]
     _move_plan(connection, plan_id, moves, actor, now)
+    _emit_events(connection, plan_id, plan, base, changes, states, moves, actor, now)
     escalated = []
     if plan.open_issues:  # an issue opened just now is 0 hours old: nothing to escalate
         escalated = [issue.severity for issue in escalate(session, plan_id=plan_id, version_id=plan.vid,
@@ -681,6 +682,22 @@ def _plan_moves(status: str, states: dict[str, TaskState]) -> tuple[str, list[tu
     return status, moves
 
 
+def _emit_events(connection, plan_id: str, plan, base: PlanBaseline, changes, states: dict[str, TaskState],
+                 moves: list[tuple[str, str]], actor: str, now: datetime) -> None:
+    """The request's events, in its transaction: the plan's moves (executing, completed) and the tasks whose last
+    predecessor it completed (`tasks.assigned`)."""
+    for before, target in moves:
+        outbox.emit_plan_update(connection, plan_id, target, now=now, status=target, previous_status=before,
+                                version=plan.version, version_status=None, baseline_version=plan.version,
+                                actor=actor)
+    completed = [task_id for _, task_id, before, after in changes
+                 if after.status == "completed" != before.status]
+    if completed:
+        outbox.emit_assignable_tasks(connection, plan_id=plan_id, version=plan.version, version_id=plan.vid,
+                                     document=base.document, statuses={k: s.status for k, s in states.items()},
+                                     after=completed, now=now)
+
+
 def _move_plan(connection, plan_id: str, moves: list[tuple[str, str]], actor: str, now: datetime) -> None:
     for before, target in moves:
         connection.execute(sa.update(Plan.__table__).where(Plan.__table__.c.id == plan_id)
@@ -767,7 +784,12 @@ def escalate(session: Session, *, plan_id: str, version_id: int, settings: Plann
         issue.escalation_level, issue.escalated_at = level, now
         audit.record(actor="escalation", action="issue.escalate", entity="issue", entity_id=issue.id,
                      after={"level": level, "age_hours": round(age, 2)})
-        _raise_alert(session, issue, version_id, level, age, settings, now)
+        risk = _raise_alert(session, issue, version_id, level, age, settings, now)
+        version = session.execute(sa.select(PlanVersion.version).where(PlanVersion.id == version_id)).scalar()
+        outbox.emit(session, outbox.RISKS_ALERTS, plan_id=plan_id, now=now, payloads=outbox.risk_alert(
+            plan_id, version, risk, source="escalation",
+            issue={"id": issue.id, "task_id": issue.task_key, "kind": issue.kind, "severity": issue.severity,
+                   "level": level, "age_hours": round(age, 2), "reason": issue.reason}))
         raised.append(issue)
     return raised
 
@@ -779,8 +801,8 @@ def _alert_id(issue: PlanIssue) -> str:
 
 
 def _raise_alert(session: Session, issue: PlanIssue, version_id: int, level: int, age: float,
-                 settings: PlanningSettings, now: datetime) -> None:
-    """The escalated issue as a risk at alert level on the plan's live risks (`GET /plans/{id}/risks`)."""
+                 settings: PlanningSettings, now: datetime) -> dict:
+    """The escalated issue as a risk at alert level on the plan's live risks (`GET /plans/{id}/risks`); returns it."""
     from planning.risk import Risk
     from planning.risk.model import IMPACT_SCALE
 
@@ -809,6 +831,7 @@ def _raise_alert(session: Session, issue: PlanIssue, version_id: int, level: int
         risk = risk.changed(probability=probability, impact=impact, status="open", who="escalation", why=why, at=now)
         data = risk.to_dict()
         row.data, row.status, row.score = data, "open", data["score"]
+    return data
 
 
 def _close_alert(session: Session, issue: PlanIssue, *, who: str, why: str, now: datetime) -> None:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.models import AuditEntry, Plan, PlanApproval, PlanIssue, PlanProgress, PlanTask, PlanVersion, utcnow
-from app.services import audit
+from app.services import audit, outbox
 from planning.lifecycle import REPLANNABLE_PLAN_STATES, check_plan_transition, check_version_transition
 
 PIPELINE_ACTOR = "layer2-pipeline"
@@ -135,9 +135,15 @@ def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment:
     now = utcnow()
     session.execute(sa.insert(PlanApproval).values(
         plan_id=plan_id, version=current.version, decision=target, actor=actor, auto=False, comment=comment, at=now))
-    move_plan(session=session, plan=plan, target=target, actor=actor, version=current.version, comment=comment)
+    previous = move_plan(session=session, plan=plan, target=target, actor=actor, version=current.version,
+                         comment=comment)
     if target == "approved":
         plan.baseline_version = current.version
+        outbox.emit_assignable_tasks(session, plan_id=plan_id, version=current.version, version_id=current.id,
+                                     document=current.document or {}, now=now)
+    outbox.emit_plan_update(session, plan_id, target, now=now, status=target, previous_status=previous,
+                            version=current.version, version_status=current.status,
+                            baseline_version=plan.baseline_version, reason=comment, actor=actor)
     session.commit()
     return Decision(plan_id, plan.status, current.version, plan.baseline_version)
 
@@ -159,12 +165,20 @@ def _decide_replan(session: Session, plan: Plan, current: PlanVersion, target: s
     if target == "approved":
         rebaseline(connection, plan_id=plan.id, old=plan.baseline_version, new=current.version, actor=actor,
                    auto=False, comment=comment, now=now)
+        outbox.emit_assignable_tasks(connection, plan_id=plan.id, version=current.version, version_id=current.id,
+                                     document=current.document or {}, now=now)
+        outbox.emit_plan_update(connection, plan.id, "rebaselined", now=now, status=plan.status,
+                                previous_status=plan.status, version=current.version, version_status=current.status,
+                                baseline_version=current.version, reason=comment, actor=actor)
     else:
         connection.execute(sa.insert(PlanApproval.__table__).values(
             plan_id=plan.id, version=current.version, decision=target, actor=actor, auto=False, comment=comment,
             at=now))
         connection.execute(AUDIT_TRANSITION, version_audit(plan.id, current.version, current.status, "rejected",
                                                            actor=actor, now=now, comment=comment))
+        outbox.emit_plan_update(connection, plan.id, "version_rejected", now=now, status=plan.status,
+                                previous_status=plan.status, version=current.version, version_status=current.status,
+                                baseline_version=plan.baseline_version, reason=comment, actor=actor)
     session.commit()
     session.expire(plan)
     return Decision(plan.id, plan.status, current.version, plan.baseline_version)
@@ -274,7 +288,10 @@ def cancel_plan(*, session: Session, plan_id: str, actor: str, reason: str) -> t
                      after={"status": "cancelled", "reason": reason})
         version.status, version.error, version.updated_at = "cancelled", reason, now
         revocable = list(version.task_ids or [])
-    move_plan(session=session, plan=plan, target="cancelled", actor=actor, reason=reason)
+    previous = move_plan(session=session, plan=plan, target="cancelled", actor=actor, reason=reason)
+    outbox.emit_plan_update(session, plan_id, "cancelled", now=now, status="cancelled", previous_status=previous,
+                            version=version.version, version_status=version.status,
+                            baseline_version=plan.baseline_version, reason=reason, actor=actor)
     session.commit()
     return version, revocable
 

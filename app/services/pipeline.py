@@ -22,8 +22,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import exc as sa_exc
 
 from app.extensions import db
-from app.metrics import PLANNING_ERRORS, PLANS_CREATED, STAGE_DURATION
+from app.metrics import PLANNING_ERRORS, plan_made, stage_saved
 from app.models import Goal, Plan, PlanApproval, PlanVersion, StageResult, StageRun, utcnow
+from app.services import outbox
 from app.services.lifecycle import (
     AUDIT_TRANSITION,
     AUTO_APPROVAL_COMMENT,
@@ -65,7 +66,8 @@ MAX_CRASHED_ATTEMPTS = 3
 
 class StageOutcome(enum.Enum):
     CONTINUE = "continue"  # result saved (now or earlier): hand the id on
-    STOP = "stop"  # plan failed, cancelled or gone: end the chain here
+    STOP = "stop"  # the version was done already (cancelled, failed, ready) or is gone: skip, end the chain here
+    FAILED = "failed"  # this stage failed the plan (reason on the plan row): end the chain as a failure
     POISON = "poison"  # the stage crashed its worker too often: plan failed, message to dead-letter
 
 
@@ -95,12 +97,12 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
     except PlanningError as error:
         db.session.rollback()
         _fail(version_id, run_id, f"{name}: {error.message}", started)
-        return StageOutcome.STOP
+        return StageOutcome.FAILED
     except SoftTimeLimitExceeded:
         db.session.rollback()
         _fail(version_id, run_id, f"{name}: did not finish within its time limit of "
                                   f"{stage.soft_limit(settings):g} s", started)
-        return StageOutcome.STOP
+        return StageOutcome.FAILED
     except TRANSIENT_ERRORS as error:
         db.session.rollback()
         _mark_run(run_id, "retrying", str(error), started)
@@ -109,7 +111,7 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
         log.exception("stage %s of version %s crashed", name, version_id)
         db.session.rollback()
         _fail(version_id, run_id, f"{name}: internal error ({type(error).__name__})", started)
-        return StageOutcome.STOP
+        return StageOutcome.FAILED
     try:
         return _save(stage, version_id, run_id, output, started, data)
     except TRANSIENT_ERRORS:
@@ -118,7 +120,7 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
         log.exception("stage %s of version %s could not save its result", name, version_id)
         db.session.rollback()
         _fail(version_id, run_id, f"{name}: its result could not be saved ({type(error).__name__})", started)
-        return StageOutcome.STOP
+        return StageOutcome.FAILED
 
 
 # Built once and run on the session's connection (not through the ORM): the stage path runs
@@ -158,7 +160,7 @@ _TOUCH_VERSION = (
 _VERSION_READY = (
     sa.update(PlanVersion).where(PlanVersion.id == _P("b_version_id"), PlanVersion.status == "planning")
     .values(updated_at=_P("b_now"), document=_P("b_document", type_=PlanVersion.document.type), status="ready",
-            completed_at=_P("b_now")).returning(PlanVersion.plan_id)
+            completed_at=_P("b_now")).returning(PlanVersion.plan_id, PlanVersion.created_at)
 )
 # ready -> superseded: the plan's earlier ready versions, once a later one is ready.
 _SUPERSEDE_EARLIER = (
@@ -247,7 +249,7 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
     try:
         if stage.writes_document:
             check_version_transition("planning", "ready")
-            plan_id = sql(_VERSION_READY, {**keys, "b_document": output}).scalar()
+            plan_id, queued_at = sql(_VERSION_READY, {**keys, "b_document": output}).first() or (None, None)
         else:
             plan_id = sql(_TOUCH_VERSION, keys).scalar()
         if plan_id is None:
@@ -261,7 +263,7 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
         if stage.save_rows is not None:
             stage.save_rows(session, version_id, output, data)
         if stage.writes_document:
-            _finish_planning(sql, plan_id, data, output, now)
+            _finish_planning(sql, plan_id, version_id, data, output, now)
         sql(_RUN_SUCCEEDED, {"b_run_id": run_id, "b_now": now, "b_duration": duration})
         session.commit()
     except sa_exc.IntegrityError:
@@ -269,9 +271,15 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
         session.rollback()
         _mark_run(run_id, "duplicate", "another delivery saved this stage first", started)
         return StageOutcome.CONTINUE
-    STAGE_DURATION.labels(stage.name).observe(duration)
+    stage_saved(stage.name, duration, output)
     if stage.writes_document:
-        PLANS_CREATED.inc()
+        queued_at = queued_at if queued_at.tzinfo else queued_at.replace(tzinfo=now.tzinfo)  # SQLite: naive UTC
+        plan_made(output, (now - queued_at).total_seconds())
+        log.info("plan %s version %s made: %d tasks, %d risks, %d at alert level", plan_id, data.version,
+                 len(output.get("tasks") or ()), len(output.get("risks") or ()), len(output.get("risk_alerts") or ()))
+        if output.get("risk_alerts"):
+            log.warning("plan %s version %s has risks at alert level: %s", plan_id, data.version,
+                        ", ".join(str(alert) for alert in output["risk_alerts"]))
     return StageOutcome.CONTINUE
 
 
@@ -281,18 +289,25 @@ def _start_planning(sql, version_id: int, version, now) -> None:
     if sql(_START_VERSION, {"b_version_id": version_id, "b_now": now}).first() is None:
         return  # another delivery started it first
     audits = [version_audit(version.plan_id, version.version, "queued", "planning", actor=PIPELINE_ACTOR, now=now)]
+    status, change = version.plan_status, "version_planning"
     if version.plan_status == "queued":  # a later version (a replan) leaves the plan where it is
         check_plan_transition(version.plan_status, "planning")
         if sql(_SET_PLAN_STATUS, {"b_plan_id": version.plan_id, "b_from": version.plan_status,
                                   "b_status": "planning", "b_now": now}).first() is not None:
             audits.append(plan_audit(version.plan_id, version.plan_status, "planning", actor=PIPELINE_ACTOR, now=now))
+            status, change = "planning", "planning"
     sql(AUDIT_TRANSITION, audits)
+    outbox.emit_plan_update(sql.__self__, version.plan_id, change, now=now, status=status,
+                            previous_status=version.plan_status, version=version.version, version_status="planning")
 
 
-def _finish_planning(sql, plan_id: str, data: StageInput, document: dict, now) -> None:
+def _finish_planning(sql, plan_id: str, version_id: int, data: StageInput, document: dict, now) -> None:
     """The version is ready (its document just saved): earlier ready versions are superseded, and a plan
-    being planned becomes ready, or approved (and baselined) when it may be approved automatically."""
+    being planned becomes ready, or approved (and baselined) when it may be approved automatically.
+    Its events go to the outbox: the plan's change, the risks at alert level, the tasks that may start."""
     number = data.version
+    connection = sql.__self__
+    outbox.emit_assessment_alerts(connection, plan_id=plan_id, version=number, document=document, now=now)
     audits = [version_audit(plan_id, number, "planning", "ready", actor=PIPELINE_ACTOR, now=now)]
     for (earlier,) in sql(_SUPERSEDE_EARLIER, {"b_plan_id": plan_id, "b_version": number, "b_now": now}).all():
         check_version_transition("ready", "superseded")
@@ -304,9 +319,15 @@ def _finish_planning(sql, plan_id: str, data: StageInput, document: dict, now) -
         # A later version of a plan under way (a replan): the plan stays where it is; the version waits for
         # approval on the old baseline, or, when it may be approved automatically, becomes the baseline now.
         if auto:
-            rebaseline(sql.__self__, plan_id=plan_id, old=plan.baseline_version, new=number, actor=AUTO_APPROVER,
+            rebaseline(connection, plan_id=plan_id, old=plan.baseline_version, new=number, actor=AUTO_APPROVER,
                        auto=True, comment=AUTO_APPROVAL_COMMENT, now=now)
+            outbox.emit_assignable_tasks(connection, plan_id=plan_id, version=number, version_id=version_id,
+                                         document=document, now=now)
         sql(AUDIT_TRANSITION, audits)
+        outbox.emit_plan_update(connection, plan_id, "rebaselined" if auto else "version_ready", now=now,
+                                status=plan.status, previous_status=plan.status, version=number, version_status="ready",
+                                baseline_version=number if auto else plan.baseline_version,
+                                actor=AUTO_APPROVER if auto else None)
         return
     target = "approved" if auto else "ready"
     check_plan_transition("planning", target)
@@ -320,6 +341,12 @@ def _finish_planning(sql, plan_id: str, data: StageInput, document: dict, now) -
     if moved:
         audits.append(plan_audit(plan_id, "planning", target, actor=AUTO_APPROVER if auto else PIPELINE_ACTOR,
                                  now=now, version=number))
+        outbox.emit_plan_update(connection, plan_id, target, now=now, status=target, previous_status="planning",
+                                version=number, version_status="ready", baseline_version=number if auto else None,
+                                actor=AUTO_APPROVER if auto else None)
+        if auto:
+            outbox.emit_assignable_tasks(connection, plan_id=plan_id, version=number, version_id=version_id,
+                                         document=document, statuses={}, now=now)
     sql(AUDIT_TRANSITION, audits)
 
 
@@ -345,13 +372,17 @@ def _set_failed(version_id: int, reason: str) -> None:
                                 now=now, reason=reason)]
         version.status, version.error, version.updated_at = "failed", reason, now
         plan = session.get(Plan, version.plan_id, with_for_update=True, populate_existing=True)
+        previous, change = plan.status, "version_failed"
         if plan.status in PLAN_FOLLOWS_VERSION:
             check_plan_transition(plan.status, "failed")
             audits.append(plan_audit(plan.id, plan.status, "failed", actor=PIPELINE_ACTOR, now=now, reason=reason))
-            plan.status, plan.updated_at = "failed", now
+            plan.status, plan.updated_at, change = "failed", now, "failed"
         session.execute(AUDIT_TRANSITION, audits)
+        outbox.emit_plan_update(session, plan.id, change, now=now, status=plan.status, previous_status=previous,
+                                version=version.version, version_status="failed",
+                                baseline_version=plan.baseline_version, reason=reason)
         PLANNING_ERRORS.inc()
-        log.warning("plan version %s failed: %s", version_id, reason)
+        log.error("plan %s version %s failed: %s", version.plan_id, version.version, reason)
     session.commit()
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.models import Goal, Plan, PlanVersion, StageRun, new_id, utcnow
-from app.services import audit, lifecycle
+from app.services import audit, lifecycle, outbox
 from app.stages import STAGE_NAMES
 from planning.errors import PlanningError
 from planning.goal import Goal as PlanningGoal
@@ -55,6 +55,8 @@ def create_plan(*, session: Session, goal_data: dict, actor: str, settings: Plan
     version_id = sql(_INSERT_VERSION, {"plan_id": plan_id, "task_ids": task_ids, "created_at": now,
                                        "updated_at": now}).scalar_one()
     audit.record(actor=actor, action="plan.create", entity="plan", entity_id=plan_id, after=document)
+    outbox.emit(session.connection(), outbox.PLANS_CREATED, plan_id=plan_id, now=now, payloads={
+        "plan_id": plan_id, "goal_id": goal_id, "title": document["title"], "status": "queued", "version": 1})
     session.commit()
     return NewVersion(id=version_id, plan_id=plan_id, version=1)
 

@@ -42,7 +42,7 @@ from app.models import (
     StageResult,
     utcnow,
 )
-from app.services import audit
+from app.services import audit, outbox
 from app.services.lifecycle import PLANNED_VERSION_STATES, lock_plan
 from app.stages import REPLAN_FROM, stages_before
 from planning.lifecycle import NotReplannable, check_replan
@@ -208,6 +208,9 @@ def _make_version(session: Session, plan: Plan, trigger: ReplanTrigger, now: dat
                  before={"current_version": number - 1, "baseline_version": plan.baseline_version},
                  after={"version": number, "replaces": previous.version, "status_date": status_date.isoformat(),
                         "trigger": trigger.id, "kinds": trigger.kinds, "reason": trigger.reason})
+    outbox.emit_plan_update(connection, plan.id, "replanning", now=now, status=plan.status, previous_status=plan.status,
+                            version=number, version_status="queued", baseline_version=plan.baseline_version,
+                            reason=trigger.reason, actor=trigger.actor)
     if testonly_delay:  # fault tests only: a worker killed here dies holding the lock; nothing is kept
         session.flush()
         time.sleep(testonly_delay)
