@@ -1,4 +1,11 @@
-"""One Celery task per registry stage, all alike: id in; run the stage; id out."""
+"""One Celery task per registry stage, all alike: id in; run the stage; id out.
+
+How a stage task ends, as a worker's events (and Flower) show it: SUCCESS with the version id when the
+stage's result is saved (the chain goes on); FAILURE (`StageFailed`) when this stage failed the plan; SUCCESS
+with `{"skipped": ...}` and the rest of the chain dropped when the version was already done (cancelled,
+failed by another delivery, gone); REVOKED for the later stages of a cancelled plan (revoked by the DELETE).
+Eager runs (embedded mode) end the chain with `Ignore` instead: the eager chain stops on it, and no events go out.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +26,17 @@ from tasks.queues import DEAD_LETTER_QUEUE
 MAX_RETRIES = 8
 RETRY_BACKOFF_CAP_SECONDS = 20
 
+
+class StageFailed(Exception):
+    """This stage failed its plan version (the plan row says why): the task ends as FAILURE, the chain stops."""
+
+
 STAGE_TASK_OPTIONS = {
     "bind": True,
     "acks_late": True,
     "reject_on_worker_lost": True,
     "max_retries": MAX_RETRIES,
+    "throws": (StageFailed,),  # an expected failure: logged by Celery without a traceback (the plan row has why)
 }
 
 
@@ -39,7 +52,7 @@ def _testonly_crash(stage: str) -> bool:
     return current_app.config.get("TESTONLY_STAGE_CRASH") == stage
 
 
-def _run(task, stage: Stage, version_id: int) -> int:
+def _run(task, stage: Stage, version_id: int) -> int | dict:
     try:
         outcome = run_stage(stage.name, version_id, settings=current_app.config["PLANNING"],
                             worker=task.request.hostname,
@@ -52,9 +65,14 @@ def _run(task, stage: Stage, version_id: int) -> int:
             raise
         countdown = min(RETRY_BACKOFF_CAP_SECONDS, 2 ** (task.request.retries + 1)) * random.uniform(0.5, 1.0)
         raise task.retry(exc=error, countdown=countdown) from error
-    if outcome is not StageOutcome.CONTINUE:
-        raise Ignore()  # ends the chain without retrying: the plan row says why
-    return version_id
+    if outcome is StageOutcome.CONTINUE:
+        return version_id
+    if task.request.is_eager:
+        raise Ignore()  # the eager chain stops on it; nothing watches eager task states
+    if outcome in (StageOutcome.FAILED, StageOutcome.POISON):
+        raise StageFailed(f"stage {stage.name} failed plan version {version_id} (the plan's error says why)")
+    task.request.chain = None  # nothing after this stage runs
+    return {"skipped": f"plan version {version_id} was already done or is gone", "version_id": version_id}
 
 
 def _dead_letter(task, stage: Stage, version_id: int) -> None:
@@ -64,7 +82,7 @@ def _dead_letter(task, stage: Stage, version_id: int) -> None:
 
 
 def _stage_task(stage: Stage):
-    def run(self, version_id: int) -> int:
+    def run(self, version_id: int) -> int | dict:
         return _run(self, stage, version_id)
 
     run.__name__ = run.__qualname__ = stage.name
