@@ -18,9 +18,9 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.json = FiniteJSONProvider(app)  # JSON out is always valid JSON (no NaN/Infinity)
     app.config.update(load_config(config))
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from app.logs import configure_logging
+
+    configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])  # once per process; again only re-formats
     if app.config["EMBEDDED"]:
         # Eager Celery runs every stage inside the request: one INFO line per stage is noise there
         # (a farm worker's own -l option governs it on the farm).
@@ -40,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     celery_init_app(app)
 
-    from app import json_input
+    from app import json_input, logs
     from app.api import health, lifecycle, plans, progress, resources, risks
     from app.metrics import init_metrics
     from app.openapi import init_openapi
@@ -52,5 +52,6 @@ def create_app(config: dict | None = None) -> Flask:
         api.register_blueprint(blueprint)
     register_error_handlers(app)  # after flask-smorest's: every error stays an app/problems.py document
     json_input.init_app(app)  # a request body that stops arriving is a 408, not a held thread
+    logs.init_app(app)  # X-Request-ID in and out; request and plan ids on every log line
     init_metrics(app)
     return app

@@ -53,6 +53,7 @@ ENV_KEYS = {
     "LAYER8_CACHE_TTL_SECONDS", "LAYER8_TIMEOUT_SECONDS",
     "LAYER2_CONFIG_FILE", "LAYER2_HOME", "LAYER2_MAX_GOAL_BYTES", "LAYER2_RESUME_STALLED_AFTER",
     "LAYER2_TESTONLY_STAGE_DELAY", "LAYER2_TESTONLY_STAGE_CRASH", *ENV_SETTINGS,
+    "LOG_FORMAT", "LOG_LEVEL",
 }
 ENV_KEYS |= set(TIMEOUT_ENV)  # database and broker wait limits (app/timeouts.py)
 
@@ -198,6 +199,7 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
                            for name, (field, default, zero) in TIMEOUT_ENV.items()})
 
     config = {
+        **_logging_settings(env, embedded),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {**engine_options(database_url, timeouts), **JSON_COLUMN_CODEC},
         "TIMEOUTS": timeouts,
@@ -234,6 +236,19 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
     config.update(overrides)
     _check_domain_library(config["PLANNING"])
     return config
+
+
+def _logging_settings(env: dict[str, str], embedded: bool) -> dict:
+    """LOG_FORMAT (json|text; text in embedded mode or at a terminal, else json) and LOG_LEVEL (INFO)."""
+    from app.logs import LOG_FORMATS, default_format
+
+    log_format = (env.get("LOG_FORMAT") or default_format(embedded=embedded)).strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT={env['LOG_FORMAT']!r} must be one of {', '.join(LOG_FORMATS)}")
+    level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL={env['LOG_LEVEL']!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return {"LOG_FORMAT": log_format, "LOG_LEVEL": level}
 
 
 def _check_domain_library(settings) -> None:
