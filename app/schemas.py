@@ -8,7 +8,15 @@ from datetime import date
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.json_input import string_problem as text_problem
-from planning.goal import DEFAULT_SCHEDULE_OBJECTIVE, DEFAULT_STRATEGY, SCHEDULE_OBJECTIVES, STRATEGIES
+from planning.errors import PlanningError
+from planning.goal import (
+    DEFAULT_PRIORITY,
+    DEFAULT_SCHEDULE_OBJECTIVE,
+    DEFAULT_STRATEGY,
+    SCHEDULE_OBJECTIVES,
+    STRATEGIES,
+    parse_priority,
+)
 
 # The goal's bounds (docs/goal-format.md, "Bounds"): every number finite and below a maximum, every date in
 # a window, so no stage meets a value it cannot compute with (an OverflowError was an "internal error").
@@ -32,6 +40,27 @@ class Text(fields.String):
         if problem:
             raise ValidationError(f"Not a valid string: {problem}.")
         return text
+
+
+class Priority(fields.Field):
+    """1 (highest) to 5, or critical | high | medium | low | lowest in any case; loads as the number."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_priority(value)
+        except PlanningError as error:
+            raise ValidationError(error.message) from None
+
+
+class PoolNames(fields.Field):
+    """One goal pool's name, or a list of them (role_map values); loads as a list."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not 1 <= len(names) <= MAX_LIST or not all(
+                isinstance(name, str) and 1 <= len(name) <= 100 and not text_problem(name) for name in names):
+            raise ValidationError("must be a pool name or a list of 1-200 pool names")
+        return names
 
 
 def _hours(**kwargs) -> fields.Float:
@@ -115,6 +144,7 @@ class GoalTaskCreate(Schema):
                          validate=validate.Length(max=MAX_LIST))
     outputs = fields.List(Text(validate=validate.Length(max=500)), load_default=list,
                           validate=validate.Length(max=MAX_LIST))
+    priority = Priority(load_default=None, allow_none=True)
 
 
 class GoalCreate(Schema):
@@ -127,7 +157,7 @@ class GoalCreate(Schema):
     description = Text(load_default="", validate=validate.Length(max=20_000))
     domain = Text(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
     strategy = Text(load_default=DEFAULT_STRATEGY, validate=validate.OneOf(STRATEGIES))
-    priority = fields.Integer(load_default=3, strict=True, validate=validate.Range(min=1, max=5))
+    priority = Priority(load_default=DEFAULT_PRIORITY)
     start = fields.Date(load_default=None, allow_none=True, validate=validate.Range(min=MIN_DATE, max=MAX_DATE))
     deadline = fields.Date(load_default=None, allow_none=True, validate=validate.Range(min=MIN_DATE, max=MAX_DATE))
     budget = fields.Float(load_default=None, allow_none=True, allow_nan=False,
@@ -141,6 +171,8 @@ class GoalCreate(Schema):
     tasks = fields.List(fields.Nested(GoalTaskCreate), load_default=list, validate=validate.Length(max=MAX_TASKS))
     context = fields.Dict(load_default=dict, validate=_check_json_value)
     schedule_objective = Text(load_default=DEFAULT_SCHEDULE_OBJECTIVE, validate=validate.OneOf(SCHEDULE_OBJECTIVES))
+    role_map = fields.Dict(keys=Text(validate=validate.Length(min=1, max=100)), values=PoolNames(),
+                           load_default=dict, validate=validate.Length(max=MAX_LIST))
 
     @validates_schema
     def _project_fits(self, data, **kwargs):

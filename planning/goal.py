@@ -18,6 +18,26 @@ DEFAULT_STRATEGY = "hybrid"
 # what the schedule stage minimises (scheduling.solve's `objective`); see docs/goal-format.md
 SCHEDULE_OBJECTIVES = ("makespan", "weighted_tardiness", "cost")
 DEFAULT_SCHEDULE_OBJECTIVE = "makespan"
+# Priorities: 1 (highest) to 5, or by name as trackers and other layers send them (docs/goal-format.md).
+PRIORITY_NAMES = {"critical": 1, "high": 2, "medium": 3, "low": 4, "lowest": 5}
+PRIORITY_BY_NUMBER = {number: name for name, number in PRIORITY_NAMES.items()}
+DEFAULT_PRIORITY = 3
+
+
+def parse_priority(value: object, field: str = "priority") -> int:
+    """1..5 as given, or a name (any case, surrounding blanks ignored) as its number; PlanningError otherwise."""
+    if isinstance(value, str):
+        number = PRIORITY_NAMES.get(value.strip().lower())
+        if number is None:
+            raise PlanningError(f"priority must be 1-5 or one of {', '.join(PRIORITY_NAMES)}; got {value!r}", field)
+        return number
+    if isinstance(value, bool) or not isinstance(value, int) or value not in PRIORITY_BY_NUMBER:
+        raise PlanningError(f"priority must be 1-5 or one of {', '.join(PRIORITY_NAMES)}; got {value!r}", field)
+    return value
+
+
+def priority_name(number: int) -> str:
+    return PRIORITY_BY_NUMBER[number]
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,7 @@ class GoalTask:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     description: str = ""
+    priority: int | None = None  # the goal's when None
 
 
 @dataclass(frozen=True)
@@ -83,7 +104,7 @@ class Goal:
     description: str = ""
     domain: str | None = None
     strategy: str = DEFAULT_STRATEGY
-    priority: int = 3
+    priority: int = DEFAULT_PRIORITY
     start: date | None = None
     deadline: date | None = None
     budget: float | None = None
@@ -93,6 +114,8 @@ class Goal:
     tasks: tuple[GoalTask, ...] = ()
     context: dict = field(default_factory=dict)
     schedule_objective: str = DEFAULT_SCHEDULE_OBJECTIVE
+    # role (a domain's resource type, like `engineer`) -> the goal pools that do its work; wins over matching
+    role_map: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_goal(self)
@@ -123,6 +146,8 @@ class Goal:
                     inputs=tuple(raw.get("inputs") or ()),
                     outputs=tuple(raw.get("outputs") or ()),
                     description=raw.get("description") or "",
+                    priority=None if raw.get("priority") is None
+                    else parse_priority(raw["priority"], f"tasks[{index}].priority"),
                 )
             )
         return cls(
@@ -130,7 +155,7 @@ class Goal:
             description=data.get("description") or "",
             domain=data.get("domain"),
             strategy=data.get("strategy") or DEFAULT_STRATEGY,
-            priority=data.get("priority", 3),
+            priority=parse_priority(data.get("priority", DEFAULT_PRIORITY)),
             start=_as_date(data.get("start")),
             deadline=_as_date(data.get("deadline")),
             budget=data.get("budget"),
@@ -141,6 +166,8 @@ class Goal:
             context=dict(data.get("context") or {}),
             # goals stored before the field existed have none: they meant makespan
             schedule_objective=data.get("schedule_objective") or DEFAULT_SCHEDULE_OBJECTIVE,
+            role_map={role: (pools,) if isinstance(pools, str) else tuple(pools)
+                      for role, pools in (data.get("role_map") or {}).items()},
         )
 
     def pool(self, resource_type: str) -> ResourcePool | None:
@@ -173,6 +200,8 @@ def validate_goal(goal: Goal) -> None:
     if goal.schedule_objective == "weighted_tardiness" and goal.deadline is None:
         # lateness is measured against the deadline: without one there is nothing to minimise
         raise PlanningError("the weighted_tardiness objective needs a deadline", "schedule_objective")
+    if goal.priority not in PRIORITY_BY_NUMBER:
+        raise PlanningError(f"priority must be 1-5 or one of {', '.join(PRIORITY_NAMES)}", "priority")
     if goal.budget is not None and goal.budget < 0:
         raise PlanningError("budget must not be negative", "budget")
     seen_pools: set[str] = set()
@@ -184,6 +213,15 @@ def validate_goal(goal: Goal) -> None:
             raise PlanningError("capacity must be at least 1", f"resources[{index}].capacity")
         if pool.cost_per_hour < 0:
             raise PlanningError("cost_per_hour must not be negative", f"resources[{index}].cost_per_hour")
+    for role, pools in goal.role_map.items():
+        if not goal.resources:
+            raise PlanningError("role_map names pools, so the goal must list its resources", f"role_map.{role}")
+        if not pools:
+            raise PlanningError(f"role_map gives no pool for {role!r}", f"role_map.{role}")
+        for name in pools:
+            if goal.pool(name) is None:
+                raise PlanningError(f"role_map sends {role!r} work to {name!r}, which the goal's resources do not list",
+                                    f"role_map.{role}")
     ids: dict[str, int] = {}
     for index, task in enumerate(goal.tasks):
         if task.id in ids:

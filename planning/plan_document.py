@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from planning.goal import priority_name
 from planning.identity import task_uid
 from planning.stages.input import StageInput
 from planning.work_calendar import calendar_for
@@ -34,9 +35,11 @@ def build_plan_document(data: StageInput, assessment: dict) -> dict:
         allocations.append(row)
         by_task_allocations.setdefault(row["task_id"], []).append(row)
 
+    priorities = {task.id: task.priority for task in goal.tasks if task.priority is not None}
     tasks = []
     for task in network.tasks:
         slot = timing[task.id]
+        priority = priorities.get(task.id, goal.priority)
         tasks.append({
             "id": task.id,
             "uid": task_uid(data.plan_id, task.id),
@@ -58,6 +61,8 @@ def build_plan_document(data: StageInput, assessment: dict) -> dict:
             "success_criteria": task.success_criteria,
             "risk_tags": task.risk_tags,
             "origin": task.origin,
+            "priority": priority,
+            "priority_name": priority_name(priority),
         })
 
     phases = []
@@ -87,6 +92,8 @@ def build_plan_document(data: StageInput, assessment: dict) -> dict:
         "title": goal.title,
         "domain": network.domain,
         "strategy": network.strategy,
+        "priority": goal.priority,
+        "priority_name": priority_name(goal.priority),
         "project_start": start.isoformat(),
         "deadline": goal.deadline.isoformat() if goal.deadline else None,
         "tasks": tasks,
@@ -104,6 +111,7 @@ def build_plan_document(data: StageInput, assessment: dict) -> dict:
         # the immutable document: the plan view merges it in (docs/lifecycle.md).
         "approval": {"auto_approvable": not assessment["blocks_auto_approval"], "blocked_by": assessment["alerts"]},
         "allocations": allocations,
+        "allocation": {"role_map": allocation.get("role_map", {})},
         "resource_pools": allocation["pools"],
         "resource_conflicts": allocation.get("conflicts", []),
         "resource_requests": allocation.get("requests", []),

@@ -421,7 +421,7 @@ def _problem(body: bytes) -> dict:
 
 @pytest.mark.parametrize("body, status, words", [
     (b'{"title": 42}', 422, "string"),
-    (b'{"title": "x", "priority": "high"}', 422, "integer"),
+    (b'{"title": "x", "priority": "urgent"}', 422, "1-5"),
     (b'{"title": "x", "context": ' + b"[" * 990 + b"]" * 990 + b"}", 400, "32 levels"),
     (b'{"title": "\xc3\x28"}', 400, "UTF-8"),
     (b'{"title": "x", "budget": NaN}', 400, "NaN"),

@@ -76,6 +76,7 @@ def assemble(
     all_notes = {**draft.notes, **notes, "wbs": wbs, "task_count": len(tasks)}
     if resources.goal_pools:
         all_notes["resource_mapping"] = {k: v for k, v in sorted(resources.mapping.items()) if k != v}
+        all_notes["role_map"] = resources.notes()
     else:
         all_notes["suggested_pools"] = resources.suggested_pools(used_types)
     seen: set[str] = set()

@@ -41,7 +41,7 @@ def decompose(goal: Goal, settings: PlanningSettings, library: DomainLibrary) ->
             f"the goal lists {len(goal.tasks)} tasks, more than max_tasks_per_plan={settings.max_tasks_per_plan}",
             "tasks",
         )
-    resources = ResourcePlan(goal, domain)
+    resources = ResourcePlan(goal, domain, library.roles)
     explicit_ids = {task.id for task in goal.tasks}
     notes: dict = {"domain_match": match_note}
 

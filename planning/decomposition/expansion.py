@@ -84,7 +84,6 @@ class _Expander:
         self.deepest = 0
         self.facts = goal_facts(goal)
         self._component_facts: dict[str | None, Mapping[str, object]] = {None: self.facts}
-        self._mapped: dict[str, dict[str, int]] = {}
 
     def facts_for(self, component: tuple[str, str] | None) -> Mapping[str, object]:
         name = component[1] if component else None
@@ -165,14 +164,16 @@ class _Expander:
         base = f"{component[0]}.{task_id}" if component else task_id
         key = unique_key(base, self.draft.items.keys() | self.reserved)
         values = {"goal": self.goal.title, "component": component[1] if component else self.goal.title}
-        if task_id not in self._mapped:
-            self._mapped[task_id] = self.resources.map_units(template.resources)
+        name = render(template.name, **values)
+        # Pools are chosen per task: with several pools for a role, the task's own words pick one.
+        resources = self.resources.map_units(template.resources, f"{name} {render(template.description, **values)}",
+                                             template.estimate.most_likely)
         item = WorkItem(
             key=key,
-            name=render(template.name, **values),
+            name=name,
             phase=template.phase,
             estimate=template.estimate,
-            resources=self._mapped[task_id],
+            resources=resources,
             success_criteria=tuple(render(text, **values) for text in template.success_criteria),
             risk_tags=template.risk_tags,
             origin=origin,

@@ -66,10 +66,11 @@ def _item(
         filled.append("estimate")
     units = dict(task.resources)
     if not units:
-        units = resources.map_units(template.resources if template else domain.default_resources)
+        units = resources.map_units(template.resources if template else domain.default_resources,
+                                    f"{task.name} {task.description}", estimate.most_likely)
         filled.append("resources")
     else:
-        resources.map_units(units)  # records the need for suggested pools; already checked against goal pools
+        resources.record_pools(units)  # the goal's own pools (validated): only the need is recorded
     values = {"goal": goal.title, "component": goal.title}
     if template:
         criteria = tuple(render(text, **values) for text in template.success_criteria)

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from planning.decomposition.domain import Domain
+from planning.decomposition.roles import ROLE_FILE_STEM, RoleVocabulary, parse_roles
 from planning.decomposition.schema import DomainFileError, parse_domain
 from planning.decomposition.text import TfIdf, tokens
 from planning.errors import PlanningError
@@ -21,10 +22,12 @@ DOMAIN_FILE_SUFFIXES = (".yaml", ".yml", ".toml")
 class DomainLibrary:
     """The domains a worker can plan with, and the text matcher that picks one for a goal."""
 
-    def __init__(self, domains: Mapping[str, Domain], overridden: Iterable[str] = ()):
+    def __init__(self, domains: Mapping[str, Domain], overridden: Iterable[str] = (),
+                 roles: RoleVocabulary | None = None):
         if FALLBACK_DOMAIN not in domains:
             raise PlanningError(f"the domain library has no {FALLBACK_DOMAIN!r} fallback domain", "domain")
         self.domains = dict(domains)
+        self.roles = roles if roles is not None else load_roles()
         self.overridden = tuple(overridden)  # built-in ids a user file replaced
         self._matcher = TfIdf(
             {domain.id: domain.match_document() for domain in self.domains.values() if domain.id != FALLBACK_DOMAIN}
@@ -62,11 +65,13 @@ def load_domain_library(extra_dir: str | Path | None = None) -> DomainLibrary:
     """Built-in `planning/domains/*` plus every domain file in `extra_dir`.
 
     A user file whose id matches a built-in domain replaces it (recorded in
-    `library.overridden`). Any broken file raises `DomainFileError` naming the
+    `library.overridden`). A `roles.yaml` there adds to the role vocabulary
+    (`planning/domains/roles.yaml`). Any broken file raises `DomainFileError` naming the
     file, the path inside it and the problem; nothing is half-loaded.
     """
     domains = {domain.id: domain for domain in _load_dir(BUILTIN_DIR)}
     overridden: list[str] = []
+    roles = load_roles()
     if extra_dir is not None:
         directory = Path(extra_dir)
         if not directory.is_dir():
@@ -75,13 +80,31 @@ def load_domain_library(extra_dir: str | Path | None = None) -> DomainLibrary:
             if domain.id in domains:
                 overridden.append(domain.id)
             domains[domain.id] = domain
-    return DomainLibrary(domains, overridden)
+        roles = load_roles(directory, roles)
+    return DomainLibrary(domains, overridden, roles)
+
+
+def load_roles(directory: Path = BUILTIN_DIR, base: RoleVocabulary | None = None) -> RoleVocabulary:
+    """The role file of `directory` (added to `base`), or `base` (empty without one) when it has none."""
+    paths = [directory / f"{ROLE_FILE_STEM}{suffix}" for suffix in DOMAIN_FILE_SUFFIXES]
+    found = [path for path in paths if path.is_file()]
+    if len(found) > 1:
+        raise DomainFileError(str(found[1]), [("", f"only one role file per directory; {found[0]} is another")])
+    if not found:
+        return base if base is not None else RoleVocabulary(names={})
+    vocabulary = parse_roles(_read_data(found[0]), str(found[0]))
+    return base.extended(vocabulary) if base is not None else vocabulary
+
+
+def _domain_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir()
+                  if p.suffix in DOMAIN_FILE_SUFFIXES and p.is_file() and p.stem != ROLE_FILE_STEM)
 
 
 def _load_dir(directory: Path) -> list[Domain]:
     loaded: list[Domain] = []
     seen: dict[str, str] = {}
-    for path in sorted(p for p in directory.iterdir() if p.suffix in DOMAIN_FILE_SUFFIXES and p.is_file()):
+    for path in _domain_files(directory):
         domain = load_domain_file(path)
         if domain.id in seen:
             raise DomainFileError(str(path), [("id", f"domain id {domain.id!r} is also used by {seen[domain.id]}")])
@@ -91,7 +114,10 @@ def _load_dir(directory: Path) -> list[Domain]:
 
 
 def load_domain_file(path: str | Path) -> Domain:
-    path = Path(path)
+    return parse_domain(_read_data(Path(path)), str(path))
+
+
+def _read_data(path: Path):
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -111,7 +137,7 @@ def load_domain_file(path: str | Path) -> Domain:
             raise DomainFileError(source, [(where, f"not valid YAML: {error.problem}")]) from None
         except yaml.YAMLError as error:
             raise DomainFileError(source, [("", f"not valid YAML: {error}")]) from None
-    return parse_domain(data, source)
+    return data
 
 
 class _StrictLoader(yaml.SafeLoader):

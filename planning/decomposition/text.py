@@ -20,6 +20,7 @@ _STOPWORDS = frozenset(
     about after before more most some such than very also just only other which who what when where how why not
     no so if but per""".split()
 )
+STOPWORDS = _STOPWORDS
 _SUFFIXES = (
     "ations",
     "ation",

@@ -99,6 +99,8 @@ def allocate(goal: Goal, network: TaskNetwork, pools: Sequence[Pool],
         "requests": resolution.requests,
         "recommendations": recommendations,
         "task_demands": {tid: demands_of(p) for tid, p in placements.items() if p.takes},
+        # which goal pools did each role's work (the decomposition chose them; docs/decomposition.md "Resources")
+        "role_map": network.notes.get("role_map", {}),
         "levelled": {
             "starts": {tid: p.start for tid, p in placements.items()},
             "outcomes": {outcome: sorted(t for t, p in placements.items() if p.outcome == outcome)

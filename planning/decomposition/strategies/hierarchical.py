@@ -33,7 +33,6 @@ def build(ctx: Context) -> Draft:
     component_parent = draft.wbs[ctx.expansion.components[0].node][1] if ctx.expansion.components else None
     node = "integration"
     draft.wbs[node] = ("Integration where components meet", component_parent)
-    resources = ctx.resources.map_units(template.resources)
     rank = ctx.domain.phase_rank
     for a, b in pairs:
         if a not in members or b not in members:
@@ -43,6 +42,8 @@ def build(ctx: Context) -> Draft:
         after = sorted({succ for end in ends for succ in successors[end] if succ not in inside})
         phase = max([template.phase] + [draft.items[end].phase for end in ends], key=lambda p: rank.get(p, 0))
         values = {"goal": ctx.goal.title, "a": names[a], "b": names[b]}
+        resources = ctx.resources.map_units(template.resources, render(template.name, **values),
+                                            template.estimate.most_likely)
         key = f"integrate.{a}.{b}"
         draft.add(
             WorkItem(

@@ -110,7 +110,9 @@ def build(ctx: Context) -> Draft:
                 name=render(template.name, **values) if template else RISK_TAGS[tag][2],
                 phase=start_phase,
                 estimate=template.estimate if template else MITIGATION_ESTIMATE,
-                resources=ctx.resources.map_units(template.resources if template else {_owner(ctx, tag): 1}),
+                resources=ctx.resources.map_units(template.resources if template else {_owner(ctx, tag): 1},
+                                                  render(template.name, **values) if template else RISK_TAGS[tag][2],
+                                                  (template.estimate if template else MITIGATION_ESTIMATE).most_likely),
                 success_criteria=tuple(render(t, **values) for t in template.success_criteria)
                 if template
                 else (f"Mitigation for {tag.replace('_', ' ')} risk agreed with its owner and tracked",),
