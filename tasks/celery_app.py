@@ -29,6 +29,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     # Importing registers the @shared_task functions with this app.
     import tasks.maintenance  # noqa: F401
+    import tasks.observability  # noqa: F401  (logging, task ids and metrics signals)
     import tasks.replan  # noqa: F401
     import tasks.stages  # noqa: F401
 

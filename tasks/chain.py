@@ -6,6 +6,7 @@ import uuid
 
 from celery import chain, current_app
 
+from app import logs
 from app.stages import STAGE_NAMES, stages_from
 
 
@@ -15,14 +16,18 @@ def chain_task_ids(from_stage: str = STAGE_NAMES[0]) -> list[str]:
 
 
 def enqueue_plan_version(version_id: int, *, from_stage: str = STAGE_NAMES[0],
-                         task_ids: list[str] | None = None) -> list[str]:
+                         task_ids: list[str] | None = None, plan_id: str | None = None) -> list[str]:
     """Send the chain from `from_stage` on; returns the task ids (for revoking).
 
-    In embedded mode (eager) this runs the whole pipeline before returning.
+    Every stage's message carries the request id and plan id of the logging context (and `plan_id`), so the
+    stage's log lines name them (app/logs.py). In embedded mode (eager) this runs the whole pipeline before
+    returning.
     """
     stages = stages_from(from_stage)
     task_ids = task_ids or chain_task_ids(from_stage)
-    signatures = [current_app.signature(stage.task_name, queue=stage.name, task_id=task_id)
+    with logs.bound(plan_id=plan_id):
+        headers = logs.context_headers()
+    signatures = [current_app.signature(stage.task_name, queue=stage.name, task_id=task_id, headers=headers)
                   for stage, task_id in zip(stages, task_ids, strict=True)]
     signatures[0].args = (version_id,)
     chain(*signatures).apply_async()

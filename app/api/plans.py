@@ -51,9 +51,10 @@ def create_plan():
         raise
     GOALS_RECEIVED.inc()
     plan_id, version_id, number = version.plan_id, version.id, version.version
+    log.info("goal received: plan %s queued (version %s)", plan_id, number)
     status = "queued"
     try:
-        enqueue_plan_version(version_id, task_ids=task_ids)
+        enqueue_plan_version(version_id, task_ids=task_ids, plan_id=plan_id)
     except Exception:  # broker down: the plan is stored; the stalled-plan sweep will send it
         log.exception("could not enqueue plan %s; it will be resumed by the sweep", plan_id)
     if current_app.config["EMBEDDED"]:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import exc as sa_exc
 
+from app import logs
 from app.extensions import db
 from app.metrics import PLANNING_ERRORS, plan_made, stage_saved
 from app.models import Goal, Plan, PlanApproval, PlanVersion, StageResult, StageRun, utcnow
@@ -207,6 +208,7 @@ def _begin(stage: Stage, version_id: int, *, settings: PlanningSettings, worker:
         session.rollback()
         log.warning("stage %s: plan version %s does not exist; dropping the message", stage.name, version_id)
         return StageOutcome.STOP
+    logs.bind(plan_id=version.plan_id)  # this stage's log lines name the plan (unbound after the task)
     if version.status in VERSION_DONE_STATES:
         session.rollback()
         return StageOutcome.STOP
