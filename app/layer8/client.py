@@ -167,7 +167,9 @@ class Layer8Client:
             INTEGRATION_ERRORS.labels(system="layer8", operation=operation, kind=error.kind).inc()
         elif error.kind == "invalid_request":
             INTEGRATION_ERRORS.labels(system="layer8", operation=operation, kind=error.kind).inc()
-        log.warning("Layer 8 %s failed: %s", operation, error)
+        # ERROR for an integration error (counted above), WARNING for an answer such as not found or rejected.
+        counted = error.unavailable or error.kind == "invalid_request"
+        log.log(logging.ERROR if counted else logging.WARNING, "Layer 8 %s failed: %s", operation, error)
         return error
 
     def _call(self, operation: str, method: str, path: str, *, expect_body: bool = True, **kwargs) -> Any:
