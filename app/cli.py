@@ -3,6 +3,9 @@
     layer2-planning plan GOAL.json [--json]     plan one goal in embedded mode and print it
     layer2-planning serve [--port 8082] [--demo GOAL.json]
     layer2-planning solve-psplib FILE... --time-limit S [--solver NAME] [--json] [--check]
+    layer2-planning relay [--once]              publish the outbox's events to the topic exchange
+    layer2-planning consume                     take goals.created, execution.feedback, resources.availability
+    layer2-planning events [--unsent] [--limit N] [--topic T]   print the outbox's events (JSON lines)
 """
 
 from __future__ import annotations
@@ -162,6 +165,74 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _events_app(command: str):
+    """The app for an events process; CliError in embedded mode (no broker: events stay in the outbox)."""
+    from app import create_app
+
+    app = create_app()
+    if not app.config["EVENTS"]["broker_url"]:
+        raise CliError(f"{command} needs a broker (CELERY_BROKER_URL or LAYER2_EVENTS_BROKER_URL); in embedded "
+                       "mode events stay in the outbox table: layer2-planning events")
+    return app
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    import signal
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    from app.events.relay import Relay
+
+    app = _events_app("relay")
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    print(f"relay: publishing the outbox to the topic exchange {app.config['EVENTS']['exchange']}", flush=True)
+    published = Relay(app, stop).run(once=args.once)
+    print(f"relay: stopped after publishing {published} event(s)", flush=True)
+    return 0
+
+
+def cmd_consume(args: argparse.Namespace) -> int:
+    from app.events.consumer import Consumer
+
+    app = _events_app("consume")
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    print(f"consume: taking goals.created, execution.feedback, resources.availability from "
+          f"{app.config['EVENTS']['exchange']}", flush=True)
+    consumer = Consumer(app, stop)
+    consumer.run()
+    print(f"consume: stopped ({consumer.handled})", flush=True)
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """The outbox as JSON lines, oldest first: in embedded mode the events stay here (docs/events.md)."""
+    import sqlalchemy as sa
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import OutboxEvent
+    from app.services.outbox import envelope
+
+    app = create_app({"LOG_LEVEL": "WARNING"})
+    if app.config["EMBEDDED"]:
+        upgrade_database(app)
+    with app.app_context():
+        query = sa.select(OutboxEvent).order_by(OutboxEvent.id.desc()).limit(args.limit)
+        if args.unsent:
+            query = query.where(OutboxEvent.sent_at.is_(None))
+        if args.topic:
+            query = query.where(OutboxEvent.topic == args.topic)
+        rows = list(db.session.execute(query).scalars())
+        for row in reversed(rows):
+            print(json.dumps({**envelope(row), "sent_at": row.sent_at.isoformat() if row.sent_at else None}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "solve-psplib":
@@ -180,6 +251,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", metavar="GOAL", help="submit this goal once the server is up and print its plan")
     serve.set_defaults(func=cmd_serve)
     commands.add_parser("solve-psplib", help="solve PSPLIB .sm instances (see --help of the subcommand)")
+    relay = commands.add_parser("relay", help="publish the outbox's events to the topic exchange (docs/events.md)")
+    relay.add_argument("--once", action="store_true", help="stop when the outbox has nothing left to send")
+    relay.set_defaults(func=cmd_relay)
+    consume = commands.add_parser("consume", help="consume goals.created, execution.feedback, resources.availability")
+    consume.set_defaults(func=cmd_consume)
+    events = commands.add_parser("events", help="print the outbox's events as JSON lines (oldest first)")
+    events.add_argument("--unsent", action="store_true", help="only the events not yet published")
+    events.add_argument("--topic", help="only this topic (plans.created, plans.updated, tasks.assigned, risks.alerts)")
+    events.add_argument("--limit", type=int, default=100, help="the latest N events (default 100)")
+    events.set_defaults(func=cmd_events)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

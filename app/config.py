@@ -54,6 +54,8 @@ ENV_KEYS = {
     "LAYER2_CONFIG_FILE", "LAYER2_HOME", "LAYER2_MAX_GOAL_BYTES", "LAYER2_RESUME_STALLED_AFTER",
     "LAYER2_TESTONLY_STAGE_DELAY", "LAYER2_TESTONLY_STAGE_CRASH", *ENV_SETTINGS,
     "LOG_FORMAT", "LOG_LEVEL",
+    "LAYER2_EVENTS_BROKER_URL", "LAYER2_EVENTS_EXCHANGE", "LAYER2_RELAY_BATCH", "LAYER2_RELAY_POLL_SECONDS",
+    "LAYER2_OUTBOX_RETENTION_DAYS",
 }
 ENV_KEYS |= set(TIMEOUT_ENV)  # database and broker wait limits (app/timeouts.py)
 
@@ -233,9 +235,35 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
     }
     config["CELERY"]["broker_transport_options"].update(broker_transport_options(timeouts))
     config["CELERY"]["task_publish_retry_policy"] = publish_retry_policy()
+    config["EVENTS"] = _events_config(env, broker_url, config["CELERY"]["broker_transport_options"])
     config.update(overrides)
     _check_domain_library(config["PLANNING"])
     return config
+
+
+def _events_config(env: dict[str, str], broker_url: str | None, transport_options: dict) -> dict:
+    """The message topics (docs/events.md): the broker and topic exchange of the relay and the consumer."""
+    url = env.get("LAYER2_EVENTS_BROKER_URL") or broker_url
+    if url and not url.startswith(("redis://", "rediss://", "amqp://")):
+        raise ConfigError(f"LAYER2_EVENTS_BROKER_URL must be a redis:// or amqp:// URL, got {url!r}")
+    try:
+        batch = int(env.get("LAYER2_RELAY_BATCH") or 100)
+    except ValueError:
+        raise ConfigError("LAYER2_RELAY_BATCH must be a whole number") from None
+    if not 1 <= batch <= 10_000:
+        raise ConfigError(f"LAYER2_RELAY_BATCH must be between 1 and 10000, got {batch}")
+    options = dict(transport_options)
+    if url and url.startswith("amqp://"):
+        options["confirm_publish"] = True  # RabbitMQ: a publish returns once the broker confirmed it
+    return {
+        # None in embedded mode: events stay in the outbox table (`layer2-planning events` shows them)
+        "broker_url": url or None,
+        "exchange": env.get("LAYER2_EVENTS_EXCHANGE") or "layer2.events",
+        "transport_options": options,
+        "relay_batch": batch,
+        "relay_poll_seconds": _seconds(env, "LAYER2_RELAY_POLL_SECONDS", "0.5", allow_zero=False),
+        "outbox_retention_days": _seconds(env, "LAYER2_OUTBOX_RETENTION_DAYS", "7", allow_zero=True),
+    }
 
 
 def _logging_settings(env: dict[str, str], embedded: bool) -> dict:
