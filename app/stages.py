@@ -87,19 +87,19 @@ REGISTRY: tuple[Stage, ...] = (
     Stage("risk", "planning.stages.risk:assess_goal_risks", reads=(), time_limit=_fixed(10)),
     Stage("decompose", "planning.stages.decompose:decompose_goal", reads=(), time_limit=_fixed(20),
           save_rows=stage_io.save_task_rows),
-    # A replan (docs/lifecycle.md) re-runs the chain from allocate: its new holds replace the replaced
-    # version's, and the schedule is planning.replanning's, from the status date, starting from the old one.
+    # A replan (docs/lifecycle.md) re-runs the chain from allocate: the schedule is planning.replanning's, from
+    # the status date, starting from the old one, and its new holds replace the replaced version's (finalize).
     Stage("allocate", "planning.stages.allocate:allocate_resources", reads=("decompose",), time_limit=_fixed(20),
-          gather=stage_io.gather_allocation_sources, effect=stage_io.confirm_layer8_holds,
-          modes=(("replan", StageMode("planning.stages.allocate:allocate_resources",
-                                      gather=stage_io.gather_allocation_sources,
-                                      effect=stage_io.replace_layer8_holds)),)),
+          gather=stage_io.gather_allocation_sources),
     Stage("schedule", "planning.stages.schedule:schedule_tasks", reads=("decompose", "allocate"),
           time_limit=_schedule_limit,
           modes=(("replan", StageMode("planning.replanning.stage:replan_tasks", gather=stage_io.gather_replan)),)),
+    # Layer 8 holds are made here, for the days the schedule gives each task (docs/layer8-contract.md).
     Stage("finalize", "planning.stages.finalize:finalize_plan", reads=("risk", "decompose", "allocate", "schedule"),
-          time_limit=_fixed(20), save_rows=stage_io.save_risk_rows, writes_document=True,
-          modes=(("replan", StageMode("planning.stages.finalize:finalize_replan", gather=stage_io.gather_replan)),)),
+          time_limit=_fixed(20), effect=stage_io.hold_scheduled_with_layer8, save_rows=stage_io.save_risk_rows,
+          writes_document=True,
+          modes=(("replan", StageMode("planning.stages.finalize:finalize_replan", gather=stage_io.gather_replan,
+                                      effect=stage_io.replace_layer8_holds)),)),
 )
 
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in REGISTRY)

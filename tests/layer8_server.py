@@ -56,6 +56,7 @@ class State:
     by_key: dict[str, str] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
+    windows: list[tuple[str, str]] = field(default_factory=list)  # (from, to) of every availability query
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -124,6 +125,16 @@ class Layer8TestServer:
     def allocations(self, status: str | None = None) -> list[dict]:
         with self.state.lock:
             return [dict(a) for a in self.state.allocations.values() if status is None or a["status"] == status]
+
+    def availability_windows(self) -> list[tuple[date, date]]:
+        """The `from`/`to` of every availability query answered, in order."""
+        with self.state.lock:
+            return [(date.fromisoformat(start), date.fromisoformat(end)) for start, end in self.state.windows]
+
+    def holds_of(self, reference_prefix: str) -> list[dict]:
+        """The allocations whose `reference` (plan id / version) starts with `reference_prefix`."""
+        with self.state.lock:
+            return [dict(a) for a in self.state.allocations.values() if a["reference"].startswith(reference_prefix)]
 
     def take_fault(self, path: str) -> Fault | None:
         with self.state.lock:
@@ -284,6 +295,7 @@ class _Routes:
             return _problem(400, "invalid-query", "Invalid query", "`from` and `to` must be ISO dates")
         if end < start:
             return _problem(400, "invalid-query", "Invalid query", "`to` is before `from`")
+        self.state.windows.append((start.isoformat(), end.isoformat()))
         wanted = set(query["types"][0].split(",")) if "types" in query else None
         resources = []
         for pool in self.state.pools.values():

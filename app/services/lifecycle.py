@@ -293,6 +293,12 @@ def cancel_plan(*, session: Session, plan_id: str, actor: str, reason: str) -> t
                             version=version.version, version_status=version.status,
                             baseline_version=plan.baseline_version, reason=reason, actor=actor)
     session.commit()
+    from flask import current_app
+
+    from app.layer8 import layer8_client_for
+    from app.services.resources import release_plan_holds
+
+    release_plan_holds(session=session, plan_id=plan_id, layer8_client=layer8_client_for(current_app))
     return version, revocable
 
 

@@ -194,6 +194,36 @@ def _reserve(client: Layer8Client | None, rows: list[dict], *, reference: str, k
     return "confirmed"
 
 
+def version_holds(*, session: Session, version_ids: Iterable[int]) -> list[str]:
+    """The Layer 8 holds the versions made: in their plan documents (made at finalize, for the scheduled dates)
+    and in their allocate results (where versions made before holds followed the schedule kept them)."""
+    from app.models import StageResult
+
+    ids = list(version_ids)
+    if not ids:
+        return []
+    outputs = [row for (row,) in session.execute(sa.select(PlanVersion.document).where(PlanVersion.id.in_(ids)))]
+    outputs += [row for (row,) in session.execute(sa.select(StageResult.output).where(
+        StageResult.plan_version_id.in_(ids), StageResult.stage.in_(("allocate", "finalize"))))]
+    return sorted({row["layer8_allocation_id"] for output in outputs for row in (output or {}).get("allocations") or ()
+                   if row.get("layer8_allocation_id")})
+
+
+def release_plan_holds(*, session: Session, plan_id: str, layer8_client: Layer8Client | None) -> dict:
+    """Release at Layer 8 every hold any version of the plan made (a cancelled plan keeps nothing there).
+
+    Never raises on a Layer 8 failure: a hold not released expires or stays confirmed, and is logged.
+    """
+    versions = [row for (row,) in session.execute(sa.select(PlanVersion.id).where(PlanVersion.plan_id == plan_id))]
+    held = version_holds(session=session, version_ids=versions)
+    session.rollback()  # reads only: no transaction stays open across the calls to Layer 8
+    if layer8_client is None or not held:
+        return {"holds": len(held), "released": 0}
+    released = sum(_release_quietly(layer8_client, allocation_id) for allocation_id in held)
+    log.info("plan %s: released %d of %d Layer 8 hold(s)", plan_id, released, len(held))
+    return {"holds": len(held), "released": released}
+
+
 def _release_quietly(client: Layer8Client, allocation_id: str) -> bool:
     try:
         client.release(allocation_id)

@@ -1,12 +1,15 @@
 """The I/O around some stages' pure functions, named by the registry (`app/stages.py`).
 
 Kept out of the pure code: Layer 8 and the local pool table are read before the
-allocate stage runs, and holds are confirmed at Layer 8 before its result is saved
-(with an idempotency key, so a redelivered stage confirms the same hold, not a
-new one). The row writers add the live rows beside a stage's saved result.
+allocate stage runs (over the plan's own window, from its start), and holds are made
+and confirmed at Layer 8 for the scheduled dates once the plan document is built, before
+it is saved (with an idempotency key, so a redelivered stage confirms the same hold, not
+a new one). The row writers add the live rows beside a stage's saved result.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
@@ -26,9 +29,24 @@ def gather_allocation_sources(data: StageInput) -> dict:
                                    layer8_client=layer8_client_for(current_app), project_start=data.start)
 
 
-def confirm_layer8_holds(output: dict, data: StageInput) -> dict:
-    return reserve_with_layer8(allocation=output, layer8_client=layer8_client_for(current_app),
-                               reference=f"{data.plan_id}/v{data.version}")
+def hold_scheduled_with_layer8(output: dict, data: StageInput) -> dict:
+    """Stage `finalize`'s effect: hold and confirm at Layer 8, for the days each task is scheduled, what the plan
+    takes from it. The rows Layer 8 holds say those days in `from`/`to`; the task rows follow the plan's rows."""
+    for row in output["allocations"]:
+        if row["status"] == "requested" or (row.get("source") == "layer8" and row["status"] == "planned"):
+            row["from"] = datetime.fromisoformat(row["start"]).date().isoformat()
+            row["to"] = datetime.fromisoformat(row["finish"]).date().isoformat()
+    held = reserve_with_layer8(
+        allocation={"allocations": output["allocations"], "shortfalls": [], "warnings": output["warnings"],
+                    "integration": output.get("integration", {})},
+        layer8_client=layer8_client_for(current_app), reference=f"{data.plan_id}/v{data.version}")
+    rows_of: dict[str, list[dict]] = {}
+    for row in held["allocations"]:
+        rows_of.setdefault(row["task_id"], []).append(row)
+    for task in output["tasks"]:
+        task["allocations"] = rows_of.get(task["id"], [])
+    return {**output, "allocations": held["allocations"], "warnings": held["warnings"],
+            "integration": held.get("integration", {})}
 
 
 def save_task_rows(session: Session, version_id: int, output: dict, data: StageInput) -> None:
@@ -61,19 +79,16 @@ def _replan_facts(data: StageInput):
 
 
 def replace_layer8_holds(output: dict, data: StageInput) -> dict:
-    """The new version's holds are made (as for any version), then the replaced version's are released."""
-    from app.models import StageResult
-    from app.services.resources import _release_quietly
+    """Stage `finalize`'s effect in a replan: the new version's holds are made (as for any version, for its
+    scheduled dates), then the replaced version's are released."""
+    from app.services.resources import _release_quietly, version_holds
 
-    confirmed = confirm_layer8_holds(output, data)
+    confirmed = hold_scheduled_with_layer8(output, data)
     client = layer8_client_for(current_app)
     if client is None:
         return confirmed
     _, previous_id = _replan_facts(data)
-    previous = db.session.execute(sa.select(StageResult.output).where(
-        StageResult.plan_version_id == previous_id, StageResult.stage == "allocate")).scalar()
-    held = sorted({row["layer8_allocation_id"] for row in (previous or {}).get("allocations", ())
-                   if row.get("layer8_allocation_id")})
+    held = version_holds(session=db.session, version_ids=[previous_id])
     released = sum(_release_quietly(client, allocation_id) for allocation_id in held)
     integration = confirmed.setdefault("integration", {}).setdefault("layer8", {})
     integration["released_from_replaced_version"] = {"holds": len(held), "released": released}
