@@ -129,14 +129,14 @@ class GeneticSearch:
             self._offer(ind)
         return self.best
 
-    def seed_rules(self, lower_bound: int) -> Individual:
-        """One justified schedule per priority rule: cheap, and often already optimal."""
+    def seed_rules(self, lower_bound: int, t_end: float | None = None) -> Individual:
+        """One justified schedule per priority rule: cheap, and often already optimal (at least one by ``t_end``)."""
         core, pos = self.core, self.decode.pos
         for rule in self.rules:
             ind = self.decode(list_from_priority(core, rule, pos))
             self.pool.setdefault(tuple(ind.start), ind)
             self._offer(ind)
-            if self.best.makespan <= lower_bound:
+            if self.best.makespan <= lower_bound or (t_end is not None and time.perf_counter() >= t_end):
                 break
         return self.best
 
@@ -177,7 +177,7 @@ class GeneticSearch:
         if not self.pop:
             self.seed_population(lower_bound, t_end)
         elif fresh:
-            self.pop = self._restart(self.pop, keep_elite=False)
+            self.pop = self._restart(self.pop, keep_elite=False, t_end=t_end)
         rng, pop = self.rng, self.pop
         gen_best, stale = self.best, 0
         restart_best, restarts = None, 0
@@ -200,7 +200,8 @@ class GeneticSearch:
                 ind = self.decode(child)
                 children.append(ind)
                 self._offer(ind)
-                if self.best.makespan <= lower_bound:
+                # a generation of a large project takes seconds: the time limit is checked per child
+                if self.best.makespan <= lower_bound or time.perf_counter() >= t_end:
                     break
             seen = set()
             merged = []
@@ -220,20 +221,28 @@ class GeneticSearch:
                 # elsewhere (the best is kept apart in self.best)
                 restarts = restarts + 1 if self.best is restart_best else 0
                 restart_best = self.best
-                pop = self._restart(pop, keep_elite=restarts % 2 == 0)
+                pop = self._restart(pop, keep_elite=restarts % 2 == 0, t_end=t_end)
             # diversity: when the population collapsed, refill with fresh samples
             if len(pop) < self.size // 2:
                 for _ in range(self.size - len(pop)):
+                    if time.perf_counter() >= t_end:
+                        break
                     pop.append(self.decode(regret_sample(self.core, self.rules[rng.randrange(len(self.rules))], rng)))
                 pop.sort(key=lambda x: x.makespan)
         self.pop = pop
         return self.best
 
-    def _restart(self, pop: list[Individual], keep_elite: bool = True) -> list[Individual]:
-        """Keep the elite and rebuild the rest from perturbed elites and fresh samples, or start afresh."""
+    def _restart(self, pop: list[Individual], keep_elite: bool = True, t_end: float | None = None) -> list[Individual]:
+        """Keep the elite and rebuild the rest from perturbed elites and fresh samples, or start afresh.
+
+        Stops filling at ``t_end`` (the elite is always kept), so a restart of a large
+        project's population never runs past the time limit.
+        """
         keep = pop[: max(1, self.size // 10)]
         fresh = list(keep) if keep_elite else []
         while len(fresh) < self.size:
+            if t_end is not None and time.perf_counter() >= t_end and len(fresh) >= 2:
+                break
             if keep_elite and self.rng.random() < 0.5:
                 order = list(self.rng.choice(keep).order)
                 for _ in range(max(2, self.core.n // 5)):

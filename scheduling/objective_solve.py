@@ -28,6 +28,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 
+from . import guards
 from .bounds import makespan_lower_bound
 from .core import Core
 from .ga import GeneticSearch, initial_order
@@ -187,6 +188,7 @@ class _Run:
             objective=float(value),
             message=self.message,
             stats=self.stats,
+            guards=guards.fired(self.core),
         )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import guards
 from .core import Core
 
 MAX_CLIQUES = 60  # Bron-Kerbosch stops there: enough for the rules, bounded in time
@@ -29,17 +30,41 @@ class Propagated:
 
 
 def incompatible_pairs(core: Core) -> list[tuple[int, int]]:
-    """Pairs that can never run at the same time: together they exceed some capacity."""
-    peak = [max(row) if row else 0 for row in core.capacity]
-    out = []
-    for i in range(core.n):
-        if not core.dur[i] or not core.uses[i]:
+    """Pairs (i < j, in order) that can never run at the same time: together they exceed some capacity.
+
+    Empty when there are more than ``guards.MAX_PAIRS`` of them (counted per resource before
+    any pair is built): the rules that use them are then left out.
+    """
+    n = core.n
+    if n < 2 or not core.res_keys:
+        return []
+    demand = np.asarray(core.demand, dtype=np.int64).reshape(n, -1)
+    peak = np.array([max(row) if row else 0 for row in core.capacity], dtype=np.int64)
+    active = np.asarray(core.dur, dtype=np.int64) > 0
+    per_resource = []
+    for k in range(demand.shape[1]):
+        users = np.nonzero(active & (demand[:, k] > 0))[0]
+        if len(users) < 2:
             continue
-        di = core.demand[i]
-        for j in range(i + 1, core.n):
-            if core.dur[j] and any(di[k] + r > peak[k] for k, r in core.uses[j]):
-                out.append((i, j))
-    return out
+        need = demand[users, k]
+        # how many pairs exceed the peak, without building them: sorted demands and a search
+        ordered = np.sort(need)
+        above = len(ordered) - np.searchsorted(ordered, peak[k] - need, side="right")
+        count = (int(above.sum()) - int(np.count_nonzero(2 * need > peak[k]))) // 2
+        if count:
+            per_resource.append((users, need, peak[k], count))
+    if sum(item[3] for item in per_resource) > guards.MAX_PAIRS:
+        guards.note(core, f"more than {guards.MAX_PAIRS:,} pairs of tasks that can never overlap: "
+                          "the pair and clique rules are left out")
+        return []
+    codes = []
+    for users, need, cap, _ in per_resource:
+        left, right = np.nonzero(np.triu(need[:, None] + need[None, :] > cap, k=1))
+        codes.append(users[left] * n + users[right])
+    if not codes:
+        return []
+    merged = np.unique(np.concatenate(codes))
+    return [(int(c // n), int(c % n)) for c in merged]
 
 
 def incompatibility_cliques(core: Core, pairs: list[tuple[int, int]], limit: int = 60) -> list[list[int]]:
@@ -73,9 +98,23 @@ def conflicts(core: Core) -> tuple[list[tuple[int, int]], Cliques]:
     cached = core.__dict__.get("_conflicts")
     if cached is None:
         pairs = incompatible_pairs(core)
-        cached = (pairs, Cliques(incompatibility_cliques(core, pairs, MAX_CLIQUES)))
+        cached = (pairs, Cliques(_within_budget(core, incompatibility_cliques(core, pairs, MAX_CLIQUES))))
         core.__dict__["_conflicts"] = cached
     return cached
+
+
+def _within_budget(core: Core, cliques: list[list[int]]) -> list[list[int]]:
+    """Cliques small enough for edge finding's (clique x member^3) arrays; a larger one keeps its longest members.
+
+    Any subset of a clique is a clique, so the rules stay sound, only weaker.
+    """
+    if not cliques:
+        return cliques
+    most = int((guards.CLIQUE_MAX_CELLS / len(cliques)) ** (1 / 3))
+    if max(len(c) for c in cliques) <= most:
+        return cliques
+    guards.note(core, f"cliques of tasks that can never overlap trimmed to their {most} longest members")
+    return [c if len(c) <= most else sorted(sorted(c, key=lambda i: -core.dur[i])[:most]) for c in cliques]
 
 
 def propagate(
@@ -305,6 +344,10 @@ def energetic_reasoning(core: Core, es: list[int], ls: list[int], caps) -> bool 
     e_f, l_f = e_s + dur, l_s + dur
     starts = np.unique(np.concatenate([e_s, l_s, e_f]))
     ends = np.unique(np.concatenate([l_f, e_f, l_s]))
+    # intervals x activities cells: the (3n)^2 intervals make this cubic in the activity count
+    if len(starts) * len(ends) // 2 * core.n > guards.ENERGETIC_MAX_CELLS:
+        guards.note(core, "energetic reasoning left out (too many intervals x tasks)")
+        return False
     a, b = np.meshgrid(starts, ends, indexing="ij")
     keep = b > a
     a, b = a[keep][:, None], b[keep][:, None]
@@ -374,6 +417,9 @@ def _time_table(core: Core, es: list[int], ls: list[int], caps, horizon: int) ->
     """
     n = core.n
     if not n or horizon <= 0:
+        return False
+    if n * max(len(core.res_keys), 1) * horizon > guards.TIME_TABLE_MAX_CELLS:
+        guards.note(core, "time-tabling left out (too many tasks x working hours)")
         return False
     demand = np.asarray(core.demand, dtype=np.int64).reshape(n, -1)
     cap = np.asarray(caps, dtype=np.int64).reshape(demand.shape[1], horizon)

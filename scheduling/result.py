@@ -25,6 +25,7 @@ class SolveResult:
     objective: float
     message: str = ""
     stats: dict[str, float] = field(default_factory=dict)
+    guards: list[str] = field(default_factory=list)  # size guards that chose a cheaper method (scheduling/guards.py)
 
     @property
     def proven_optimal(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import random
 
 from .core import Core
@@ -33,17 +34,19 @@ def rule_values(core: Core, end: int) -> dict[str, list[float]]:
 
 def list_from_priority(core: Core, value: list[float], pos: list[int]) -> list[int]:
     """Precedence-feasible list: repeatedly take the eligible activity with the lowest value."""
+    # a heap, not a scan of the eligible set: the same list (ties by position, which is unique),
+    # in n log n instead of n x eligible (0.7 s a rule for a 5,000-task project)
     missing = [len(p) for p in core.pred]
-    eligible = [j for j in range(core.n) if missing[j] == 0]
+    eligible = [(value[j], pos[j], j) for j in range(core.n) if missing[j] == 0]
+    heapq.heapify(eligible)
     out = []
     while eligible:
-        j = min(eligible, key=lambda q: (value[q], pos[q]))
-        eligible.remove(j)
+        j = heapq.heappop(eligible)[2]
         out.append(j)
         for q, _ in core.succ[j]:
             missing[q] -= 1
             if missing[q] == 0:
-                eligible.append(q)
+                heapq.heappush(eligible, (value[q], pos[q], q))
     return out
 
 

@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Mapping
 
+from . import guards
 from .bounds import makespan_lower_bound
 from .core import Core
 from .ga import GeneticSearch, initial_order
@@ -102,6 +103,7 @@ class _Run:
             objective=float(self.best_ms),
             message=self.message,
             stats=self.stats,
+            guards=guards.fired(self.core),
         )
 
 
@@ -152,7 +154,7 @@ def solve(
     if initial is not None:
         run.offer(ga.seed_orders([initial_order(core, initial)]).start)
     run.lower = makespan_lower_bound(core)
-    run.offer(ga.seed_rules(run.lower).start)
+    run.offer(ga.seed_rules(run.lower, deadline).start)
     if run.feasible and run.best_ms > run.lower:
         # propagation often lifts the bound to the optimum; the GA can then stop there
         run.lower, _ = destructive_bound(core, run.lower, run.best_ms, deadline)
@@ -282,6 +284,10 @@ def _exact_stage(
                 return run.result(SolveStatus.OPTIMAL)
             run.message = "deadlines cannot be met"
             return run.result(SolveStatus.INFEASIBLE)
+        columns = sum(max(0, s - e + 1) for e, s in zip(windows.es, windows.ls, strict=True))
+        if columns > guards.MILP_MAX_COLUMNS:
+            guards.note(core, f"time-indexed MILP left out ({columns:,} start-time variables)")
+            return SolveStatus.FEASIBLE
         remaining = min(milp_until, deadline - MILP_MARGIN) - time.perf_counter() - GRACE_SECONDS
         if remaining < MILP_MIN_SECONDS:
             run.message = "time limit reached before the exact stage could finish"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduling import WorkCalendar
@@ -74,3 +74,45 @@ def test_round_trip(hours, holidays):
     cal = WorkCalendar(holidays=frozenset(holidays))
     assert cal.to_work_hours(MONDAY, cal.to_datetime(MONDAY, hours)) == hours
     assert cal.to_work_hours(MONDAY, cal.finish_datetime(MONDAY, hours)) == hours
+
+
+def _walk_working_day(calendar: WorkCalendar, start: date, index: int) -> date:
+    day, seen = start, -1
+    while True:
+        if calendar.is_working_day(day):
+            seen += 1
+            if seen == index:
+                return day
+        day += timedelta(days=1)
+
+
+def _walk_work_hours(calendar: WorkCalendar, start: date, moment: datetime) -> int:
+    hours, day = 0, start
+    while day < moment.date():
+        hours += calendar.hours_per_day if calendar.is_working_day(day) else 0
+        day += timedelta(days=1)
+    if calendar.is_working_day(day):
+        elapsed = (moment - datetime.combine(day, time(calendar.day_start_hour))).total_seconds() // 3600
+        hours += int(min(max(elapsed, 0), calendar.hours_per_day))
+    return hours
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weekdays=st.sets(st.integers(0, 6), min_size=1),
+    start_offset=st.integers(0, 30),
+    holiday_offsets=st.sets(st.integers(-10, 150), max_size=40),
+    hours_per_day=st.integers(1, 10),
+    index=st.integers(0, 80),
+    moment_offset=st.integers(0, 200),
+    moment_hour=st.integers(0, 23),
+)
+def test_week_arithmetic_matches_a_day_by_day_walk(weekdays, start_offset, holiday_offsets, hours_per_day, index,
+                                                   moment_offset, moment_hour):
+    """The calendar's week arithmetic (with holidays) gives the dates and hours a day-by-day walk gives."""
+    start = date(2027, 1, 1) + timedelta(days=start_offset)
+    calendar = WorkCalendar(hours_per_day=hours_per_day, day_start_hour=8, working_weekdays=tuple(sorted(weekdays)),
+                            holidays=frozenset(start + timedelta(days=d) for d in holiday_offsets))
+    assert calendar._working_day(start, index) == _walk_working_day(calendar, start, index)
+    moment = datetime.combine(start + timedelta(days=moment_offset), time(moment_hour))
+    assert calendar.to_work_hours(start, moment) == _walk_work_hours(calendar, start, moment)
