@@ -309,7 +309,7 @@ class Consumer:
         while not self.stop.is_set():
             connection = topics.broker_connection(self.config)
             try:
-                connection.ensure_connection(max_retries=1)
+                connection.ensure_connection(max_retries=1, interval_start=0.2, interval_step=0.3)
                 channel = connection.channel()
                 producer = Producer(connection.channel())
                 queues = [topics.incoming_queue(self.config, topic) for topic in HANDLERS]

@@ -60,7 +60,7 @@ class Relay:
     def _producer(self) -> Producer:
         if self.producer is None:
             self.connection = topics.broker_connection(self.config)
-            self.connection.ensure_connection(max_retries=1)
+            self.connection.ensure_connection(max_retries=1, interval_start=0.2, interval_step=0.3)
             channel = self.connection.channel()
             self.exchange(channel).declare()
             self.producer = Producer(channel, exchange=self.exchange, serializer="json")

@@ -139,11 +139,12 @@ def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment:
                          comment=comment)
     if target == "approved":
         plan.baseline_version = current.version
-        outbox.emit_assignable_tasks(session, plan_id=plan_id, version=current.version, version_id=current.id,
-                                     document=current.document or {}, now=now)
     outbox.emit_plan_update(session, plan_id, target, now=now, status=target, previous_status=previous,
                             version=current.version, version_status=current.status,
                             baseline_version=plan.baseline_version, reason=comment, actor=actor)
+    if target == "approved":
+        outbox.emit_assignable_tasks(session, plan_id=plan_id, version=current.version, version_id=current.id,
+                                     document=current.document or {}, now=now)
     session.commit()
     return Decision(plan_id, plan.status, current.version, plan.baseline_version)
 
@@ -165,11 +166,11 @@ def _decide_replan(session: Session, plan: Plan, current: PlanVersion, target: s
     if target == "approved":
         rebaseline(connection, plan_id=plan.id, old=plan.baseline_version, new=current.version, actor=actor,
                    auto=False, comment=comment, now=now)
-        outbox.emit_assignable_tasks(connection, plan_id=plan.id, version=current.version, version_id=current.id,
-                                     document=current.document or {}, now=now)
         outbox.emit_plan_update(connection, plan.id, "rebaselined", now=now, status=plan.status,
                                 previous_status=plan.status, version=current.version, version_status=current.status,
                                 baseline_version=current.version, reason=comment, actor=actor)
+        outbox.emit_assignable_tasks(connection, plan_id=plan.id, version=current.version, version_id=current.id,
+                                     document=current.document or {}, now=now)
     else:
         connection.execute(sa.insert(PlanApproval.__table__).values(
             plan_id=plan.id, version=current.version, decision=target, actor=actor, auto=False, comment=comment,

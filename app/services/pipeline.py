@@ -323,13 +323,14 @@ def _finish_planning(sql, plan_id: str, version_id: int, data: StageInput, docum
         if auto:
             rebaseline(connection, plan_id=plan_id, old=plan.baseline_version, new=number, actor=AUTO_APPROVER,
                        auto=True, comment=AUTO_APPROVAL_COMMENT, now=now)
-            outbox.emit_assignable_tasks(connection, plan_id=plan_id, version=number, version_id=version_id,
-                                         document=document, now=now)
         sql(AUDIT_TRANSITION, audits)
         outbox.emit_plan_update(connection, plan_id, "rebaselined" if auto else "version_ready", now=now,
                                 status=plan.status, previous_status=plan.status, version=number, version_status="ready",
                                 baseline_version=number if auto else plan.baseline_version,
                                 actor=AUTO_APPROVER if auto else None)
+        if auto:
+            outbox.emit_assignable_tasks(connection, plan_id=plan_id, version=number, version_id=version_id,
+                                         document=document, now=now)
         return
     target = "approved" if auto else "ready"
     check_plan_transition("planning", target)

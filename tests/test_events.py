@@ -1,0 +1,198 @@
+"""The outbox and the topics without a broker: which events the changes write, in their transaction; embedded
+mode keeps them in the outbox; the consumer's handling of a message; docs/events.md shows the schemas."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema
+import sqlalchemy as sa
+
+from app.events.schemas import DEAD_LETTER, MESSAGE_SCHEMAS
+from app.services.outbox import assignable_tasks
+from tests.feedback_support import approved_plan, tiny_goal
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _events(app) -> list[dict]:
+    """The outbox as envelopes, oldest first, each checked against its topic's schema."""
+    from app.extensions import db
+    from app.models import OutboxEvent
+    from app.services.outbox import envelope
+
+    with app.app_context():
+        rows = list(db.session.execute(sa.select(OutboxEvent).order_by(OutboxEvent.id)).scalars())
+        assert all(row.sent_at is None for row in rows)  # embedded: nothing publishes them
+        events = [envelope(row) for row in rows]
+    for event in events:
+        jsonschema.validate(event, MESSAGE_SCHEMAS[event["type"]])
+    return events
+
+
+def _summary(events: list[dict]) -> list[tuple]:
+    out = []
+    for event in events:
+        payload = event["payload"]
+        detail = payload.get("change") or (payload.get("task") or {}).get("id") or payload.get("source") or ""
+        out.append((event["type"], detail))
+    return out
+
+
+def test_assignable_tasks_wait_for_every_predecessor():
+    """A task is assignable when not started and every predecessor is completed; `after` keeps only the successors
+    of the tasks just completed."""
+    document = {"tasks": [{"id": "a"}, {"id": "b", "depends_on": ["a"]}, {"id": "c", "depends_on": ["a", "b"]},
+                          {"id": "d"}]}
+    assert [t["id"] for t in assignable_tasks(document, {})] == ["a", "d"]
+    statuses = {"a": "completed", "b": "in_progress", "d": "not_started"}
+    assert [t["id"] for t in assignable_tasks(document, statuses)] == ["d"]
+    statuses = {"a": "completed", "b": "not_started"}
+    assert [t["id"] for t in assignable_tasks(document, statuses, after=["a"])] == ["b"]
+    statuses = {"a": "completed", "b": "completed"}
+    assert [t["id"] for t in assignable_tasks(document, statuses, after=["b"])] == ["c"]
+
+
+def test_a_plan_s_life_writes_its_events_in_order(client, embedded_app):
+    """POST, planning, approval, feedback completing a task and finishing the plan, each write their events: plans.*,
+    risks.alerts, tasks.assigned for the tasks whose predecessors are done, with their resources."""
+    plan = approved_plan(client)
+    plan_id = plan["id"]
+    events = _events(embedded_app)
+    assert all(event["plan_id"] == plan_id for event in events)
+    summary = _summary(events)
+    assert summary[0] == ("plans.created", "") and ("plans.updated", "planning") in summary
+    approval = summary.index(("plans.updated", "approved"))
+    assert summary[approval + 1] == ("tasks.assigned", "design")  # the only task without predecessors
+    design = events[approval + 1]["payload"]
+    assert design["resources"] and design["resources"][0]["resource"] == "designer"
+    assert design["task"]["uid"] == next(t["uid"] for t in plan["tasks"] if t["id"] == "design")
+    alerts = {e["payload"]["risk"]["id"] for e in events if e["type"] == "risks.alerts"}
+    assert alerts == set(plan["risk_alerts"])
+
+    answer = client.put(f"/api/v1/plans/{plan_id}", json={"status_date": "2026-11-02T17:00:00Z",
+                                                            "updates": [{"task_id": "design", "status": "completed"}]})
+    assert answer.status_code == 200, answer.get_json()
+    later = _summary(_events(embedded_app))[len(summary):]
+    assert later == [("plans.updated", "executing"), ("tasks.assigned", "build"), ("tasks.assigned", "docs")]
+    answer = client.put(f"/api/v1/plans/{plan_id}", json={"status_date": "2026-11-04T17:00:00Z", "updates": [
+        {"task_id": "build", "status": "completed"}, {"task_id": "docs", "status": "completed"}]})
+    assert answer.status_code == 200, answer.get_json()
+    assert _summary(_events(embedded_app))[len(summary) + 3:] == [("plans.updated", "completed")]
+
+
+def test_a_refused_change_writes_no_event(client, embedded_app):
+    """The event is written in the change's transaction: a refused approval (409) and a refused feedback (422)
+    leave the outbox as it was."""
+    plan = approved_plan(client)
+    before = len(_events(embedded_app))
+    assert client.post(f"/api/v1/plans/{plan['id']}/approve", json={}).status_code == 409
+    refused = client.put(f"/api/v1/plans/{plan['id']}", json={"updates": [{"task_id": "design", "status": "nope"}]})
+    assert refused.status_code == 422
+    assert len(_events(embedded_app)) == before
+
+
+def test_cancel_and_failure_are_plan_updates(client, embedded_app):
+    """Cancelling a plan and a plan that fails planning each write a plans.updated with the state and the reason."""
+    plan = approved_plan(client)
+    assert client.delete(f"/api/v1/plans/{plan['id']}", json={"reason": "budget cut"}).status_code == 200
+    cancelled = _events(embedded_app)[-1]
+    assert cancelled["type"] == "plans.updated"
+    assert cancelled["payload"]["change"] == "cancelled" and cancelled["payload"]["reason"] == "budget cut"
+    assert cancelled["payload"]["previous_status"] == "approved"
+    from app.extensions import db
+    from app.services import plans as plan_service
+    from app.services.pipeline import fail_version
+
+    with embedded_app.app_context():  # stored, never sent, then failed as the pipeline fails a version
+        version = plan_service.create_plan(session=db.session, goal_data=tiny_goal(), actor="test",
+                                           settings=embedded_app.config["PLANNING"])
+        fail_version(version.id, "decompose: too many tasks")
+    failed = _events(embedded_app)[-1]
+    assert failed["plan_id"] == version.plan_id and failed["payload"]["change"] == "failed"
+    assert failed["payload"]["previous_status"] == "queued"
+    assert failed["payload"]["reason"] == "decompose: too many tasks"
+
+
+def test_an_escalated_issue_is_a_risk_alert_event(client, embedded_app):
+    """An open issue that escalates writes a risks.alerts event (source escalation) naming the issue."""
+    from app.extensions import db
+    from app.models import PlanIssue
+
+    plan = approved_plan(client)
+    client.put(f"/api/v1/plans/{plan['id']}", json={"status_date": "2026-11-03T10:00:00Z", "updates": [
+        {"task_id": "design", "status": "completed"},
+        {"task_id": "build", "status": "blocked", "blocked_reason": "vendor API down"}]})
+    issue = client.get(f"/api/v1/plans/{plan['id']}/issues").get_json()["issues"][0]
+    with embedded_app.app_context():
+        row = db.session.get(PlanIssue, issue["id"])
+        row.opened_at = row.opened_at - timedelta(hours=5)
+        db.session.commit()
+    client.get(f"/api/v1/plans/{plan['id']}/issues")  # a read escalates what is due
+    alert = _events(embedded_app)[-1]
+    assert alert["type"] == "risks.alerts" and alert["payload"]["source"] == "escalation"
+    assert alert["payload"]["issue"]["id"] == issue["id"] and alert["payload"]["issue"]["level"] == 2
+    assert alert["payload"]["risk"]["affected_tasks"] == ["build"]
+
+
+def test_events_command_prints_the_outbox_and_the_processes_need_a_broker(tmp_path, monkeypatch, capsys):
+    """Embedded mode: `layer2-planning events` prints the outbox as JSON lines; relay and consume refuse (exit 2)
+    and say where the events are."""
+    from app import create_app
+    from app.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/events.sqlite")
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.delenv("LAYER2_EVENTS_BROKER_URL", raising=False)
+    assert main(["events"]) == 0  # migrates the embedded database
+    app = create_app()
+    approved_plan(app.test_client())
+    capsys.readouterr()
+    assert main(["events", "--topic", "tasks.assigned"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["payload"]["task"]["id"] for line in lines] == ["design"] and lines[0]["sent_at"] is None
+    for command in ("relay", "consume"):
+        assert main([command]) == 2
+        assert "layer2-planning events" in capsys.readouterr().err
+
+
+def test_consumer_handles_goal_messages_once_and_dead_letters_bad_ones(embedded_app):
+    """The consumer's handler (no broker): a goal message makes one plan even when delivered twice; an invalid goal,
+    a message without an id and a non-object are dead-lettered with problem documents naming the fields."""
+    from app.events.consumer import handle
+    from app.extensions import db
+    from app.models import Plan
+
+    parked: list[dict] = []
+    message = json.dumps({"id": str(uuid.uuid4()), "type": "goals.created", "payload": tiny_goal()})
+    with embedded_app.app_context():
+        first = handle(embedded_app, "goals.created", message.encode(), parked.append)
+        again = handle(embedded_app, "goals.created", message.encode(), parked.append)
+        bad_goal = {**tiny_goal(), "budget": -5}
+        invalid = handle(embedded_app, "goals.created", json.dumps({"id": "m-2", "payload": bad_goal}), parked.append)
+        no_id = handle(embedded_app, "goals.created", json.dumps({"payload": tiny_goal()}), parked.append)
+        not_object = handle(embedded_app, "goals.created", b"[1, 2]", parked.append)
+        plans = db.session.execute(sa.select(sa.func.count()).select_from(Plan)).scalar()
+    assert (first.status, again.status) == ("applied", "duplicate")
+    assert again.result["plan_id"] == first.result["plan_id"]
+    assert plans == 1
+    assert [o.status for o in (invalid, no_id, not_object)] == ["dead_lettered"] * 3
+    assert [p["status"] for p in parked] == [422, 422, 400]
+    assert parked[0]["errors"] == [{"field": "budget", "message": parked[0]["errors"][0]["message"]}]
+    assert {e["field"] for e in parked[1]["errors"]} == {"id"}
+    for problem in parked:
+        jsonschema.validate({"topic": "goals.created", "problem": problem, "message": "", "dead_lettered_at":
+                             "2026-12-02T00:00:00+00:00"}, DEAD_LETTER)
+
+
+def test_events_doc_shows_every_message_schema():
+    """docs/events.md holds each topic's JSON Schema exactly as app/events/schemas.py defines it."""
+    text = (DOCS / "events.md").read_text()
+    for topic, schema in MESSAGE_SCHEMAS.items():
+        match = re.search(rf"### `{re.escape(topic)}`.*?```json\n(.*?)\n```", text, re.S)
+        assert match, f"no schema for {topic}"
+        assert json.loads(match.group(1)) == schema, topic
