@@ -171,6 +171,7 @@ class TaskTemplate:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     preconditions: tuple[Precondition, ...] = ()
+    aliases: tuple[str, ...] = ()  # other names for the same work ({component} allowed): what goals call it
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,8 @@ class Domain:
         object.__setattr__(self, "_phase_rank", rank)
         object.__setattr__(self, "_stages", tuple(stages))
         documents = {
-            template.id: tokens(" ".join((_plain(template.name), template.description, " ".join(template.outputs))))
+            template.id: tokens(" ".join((_plain(template.name), template.description, " ".join(template.outputs),
+                                          " ".join(_plain(alias) for alias in template.aliases))))
             for template in self.templates.values()
         }
         object.__setattr__(self, "_template_index", TfIdf(documents))

@@ -9,27 +9,33 @@ domain's tasks takes that task's place instead of duplicating it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from planning.decomposition.domain import Domain, TaskTemplate, render
+from planning.decomposition.duplicates import find_take_overs
 from planning.decomposition.resources import ResourcePlan
-from planning.decomposition.text import tokens
 from planning.decomposition.work import Draft, WorkItem, slug
 from planning.errors import PlanningError
 from planning.goal import Goal, GoalTask
 from planning.graph import find_cycle
 
 FILL_THRESHOLD = 0.3  # cosine above which a domain task's figures stand in for missing ones
-REPLACE_THRESHOLD = 0.5  # cosine above which an explicit task replaces the domain task it matches
 EXPLICIT_NODE = "explicit"
 
 
-def explicit_items(goal: Goal, domain: Domain, resources: ResourcePlan, draft: Draft) -> dict[str, TaskTemplate]:
-    """Add the goal's tasks to `draft` (phase left blank when unknown); returns the template each matched."""
+def explicit_items(goal: Goal, domain: Domain, resources: ResourcePlan, draft: Draft,
+                   chosen: Mapping[str, TaskTemplate] | None = None) -> dict[str, TaskTemplate]:
+    """Add the goal's tasks to `draft` (phase left blank when unknown); returns the template each matched.
+
+    `chosen` gives the template of the tasks that took over domain tasks: they are filled from it.
+    """
     matched: dict[str, TaskTemplate] = {}
     filled: dict[str, dict] = {}
     for task in goal.tasks:
         template, score = domain.match_template(f"{task.name} {task.description}")
+        if chosen and task.id in chosen:
+            template, score = chosen[task.id], max(score, FILL_THRESHOLD)
         if score < FILL_THRESHOLD:
             template = None
         else:
@@ -145,43 +151,35 @@ def check_cycles(draft: Draft, goal: Goal, inferred: dict[tuple[str, str], str])
 
 
 def merge_into(draft: Draft, goal: Goal, domain: Domain, resources: ResourcePlan, components: dict[str, str]) -> None:
-    """Add the goal's tasks to a domain expansion; a task that plainly is a domain task replaces it.
+    """Add the goal's tasks to a domain expansion; a task that is the same work as domain tasks replaces them.
 
-    `components` maps component slug to name, to tell which component's copy an explicit task means.
+    `components` maps component slug to name, to tell which component's copy an explicit task
+    means. The rule is `planning.decomposition.duplicates`; `notes["explicit"]["took_over"]` lists,
+    for each explicit task that replaced domain work, the template, the domain tasks and why.
     """
+    take_overs = find_take_overs(goal, domain, draft, components)
     explicit = Draft()
-    matched = explicit_items(goal, domain, resources, explicit)
-    by_template: dict[str, list[str]] = {}
-    for key, item in draft.items.items():
-        if item.template:
-            by_template.setdefault(item.template, []).append(key)
-    replaced: dict[str, str] = {}
-    scored = []
-    for task in goal.tasks:
-        if task.id in matched:
-            _, score = domain.match_template(f"{task.name} {task.description}")
-            if score >= REPLACE_THRESHOLD:
-                scored.append((score, task))
-    # Best matches first, so the task that most plainly is a domain task gets it.
-    for _, task in sorted(scored, key=lambda pair: -pair[0]):
-        candidates = [key for key in by_template.get(matched[task.id].id, ()) if key not in replaced.values()]
-        words = set(tokens(f"{task.name} {task.description}"))
-        named = [key for key in candidates if _names_component(draft.items[key].component, components, words)]
-        if len(named) == 1:
-            replaced[task.id] = named[0]
+    explicit_items(goal, domain, resources, explicit,
+                   chosen={tid: domain.templates[t.template] for tid, t in take_overs.items()
+                           if t.template in domain.templates})
     for key, item in explicit.items.items():
-        target = replaced.get(key)
-        if target is None:
+        take_over = take_overs.get(key)
+        if take_over is None:
             draft.add(item, EXPLICIT_NODE)
             continue
-        old = draft.items[target]
-        draft.add(replace(item, phase=old.phase, component=old.component, origin="explicit"), draft.parents[target])
-        for pred, info in draft.preds[target].items():
-            draft.link(pred, key, info)
-        for succ, preds in draft.preds.items():
-            if target in preds:
-                draft.link(key, succ, preds[target])
-        draft.remove(target)
+        old = draft.items[take_over.keys[0]]
+        component = old.component if len(take_over.keys) == 1 else None
+        draft.add(replace(item, phase=old.phase, component=component, origin="explicit"),
+                  draft.parents[take_over.keys[0]])
+        for target in take_over.keys:
+            for pred, info in draft.preds[target].items():
+                if pred != key and pred not in take_over.keys:
+                    draft.link(pred, key, info)
+            for succ, preds in draft.preds.items():
+                if target in preds and succ != key and succ not in take_over.keys:
+                    draft.link(key, succ, preds[target])
+        for target in take_over.keys:
+            draft.remove(target)
     for key, preds in explicit.preds.items():
         for pred, info in preds.items():
             draft.link(pred, key, info)
@@ -189,16 +187,9 @@ def merge_into(draft: Draft, goal: Goal, domain: Domain, resources: ResourcePlan
     draft.warnings += explicit.warnings
     notes = draft.notes.setdefault("explicit", {})
     notes.update(explicit.notes.get("explicit", {}))
-    if replaced:
-        notes["replaced_domain_tasks"] = replaced
-
-
-def _names_component(component: str | None, components: dict[str, str], words: set[str]) -> bool:
-    """Goal-level work always fits; a component's copy fits when the task names at least half its name."""
-    if component is None:
-        return True
-    needed = set(tokens(components[component]))
-    return 2 * len(needed & words) >= len(needed)
+    if take_overs:
+        notes["replaced_domain_tasks"] = {tid: t.keys[0] for tid, t in take_overs.items()}
+        notes["took_over"] = {tid: t.note() for tid, t in sorted(take_overs.items())}
 
 
 def attach_loose_tasks(draft: Draft, explicit_ids: set[str], starts: list[str]) -> list[str]:

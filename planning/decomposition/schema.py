@@ -49,6 +49,7 @@ TOP_LEVEL_KEYS = {
     "defaults",
 }
 TEMPLATE_KEYS = {
+    "aliases",
     "name",
     "description",
     "phase",
@@ -399,6 +400,11 @@ def _template(
         problems.add(f"{path}.description", "must be a string")
     inputs = _strings(raw.get("inputs"), f"{path}.inputs", problems)
     outputs = _strings(raw.get("outputs"), f"{path}.outputs", problems)
+    aliases = _strings(raw.get("aliases"), f"{path}.aliases", problems)
+    for index, alias in enumerate(aliases):
+        for placeholder in PLACEHOLDER.findall(alias):
+            if placeholder not in placeholders:
+                problems.add(f"{path}.aliases[{index}]", f"unknown placeholder {{{placeholder}}}")
     preconditions = _preconditions(raw.get("preconditions"), f"{path}.preconditions", problems)
     if len(problems.items) > before or estimate is None:
         return None
@@ -416,6 +422,7 @@ def _template(
         inputs=tuple(inputs),
         outputs=tuple(outputs),
         preconditions=preconditions,
+        aliases=tuple(aliases),
     )
 
 
