@@ -62,7 +62,8 @@ def _register_components(api: PlanningApi) -> None:
         })
 
 
-def operation(*, body=None, query=None, responses: dict | None = None, errors=(), headers=None, summary=None):
+def operation(*, body=None, body_required=True, query=None, responses: dict | None = None, errors=(), headers=None,
+              summary=None):
     """A view's OpenAPI operation: request body and query schemas, success responses, problem statuses.
 
     `responses` maps a status to a schema (or a (schema, headers) pair); `errors` lists the statuses
@@ -74,7 +75,7 @@ def operation(*, body=None, query=None, responses: dict | None = None, errors=()
     if summary:
         doc["summary"] = summary
     if body is not None:
-        doc["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        doc["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
     parameters = []
     if query is not None:
         parameters.append({"in": "query", "schema": query})

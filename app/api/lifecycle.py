@@ -19,14 +19,18 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from app.api.plans import _plan_or_404, actor, json_body, version_param
+from app.api import read_schemas as read
+from app.api.plans import ACTOR, LOCATION, _plan_or_404, actor, json_body, version_param
 from app.extensions import db
+from app.openapi import operation
+from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem, flatten_marshmallow, problem_response
 from app.services import lifecycle, replanning
 from planning.lifecycle import NotReplannable
 
 log = logging.getLogger(__name__)
-bp = Blueprint("lifecycle", __name__, url_prefix="/api/v1/plans")
+bp = Blueprint("lifecycle", __name__, url_prefix="/api/v1/plans",
+               description="Approve, reject, replan; versions, what changed between two, why it was replanned")
 
 
 def _not_blank(value: str) -> None:
@@ -81,7 +85,15 @@ def _decision_body(decision: lifecycle.Decision) -> dict:
             "baseline_version": plan.baseline_version, "approval": approval}
 
 
+class DiffQuery(Schema):
+    from_ = fields.Integer(data_key="from", validate=validate.Range(min=1),
+                           metadata={"description": "a version (default: the baseline, or the previous one)"})
+    to = fields.Integer(validate=validate.Range(min=1), metadata={"description": "a version (default: the current)"})
+
+
 @bp.post("/<plan_id>/approve")
+@operation(body=PlanApprove, body_required=False, responses={200: read.DecisionRead},
+           errors=(400, 404, 408, 409, 413, 415, 422), headers=ACTOR)
 def approve(plan_id: str):
     _plan_or_404(plan_id)
     options = _load(APPROVE_SCHEMA)
@@ -91,6 +103,8 @@ def approve(plan_id: str):
 
 
 @bp.post("/<plan_id>/reject")
+@operation(body=PlanReject, responses={200: read.DecisionRead}, errors=(400, 404, 408, 409, 413, 415, 422),
+           headers=ACTOR)
 def reject(plan_id: str):
     _plan_or_404(plan_id)
     options = _load(REJECT_SCHEMA)
@@ -100,6 +114,8 @@ def reject(plan_id: str):
 
 
 @bp.post("/<plan_id>/replan")
+@operation(body=PlanReplan, responses={202: (read.ReplanAcceptedRead, LOCATION)},
+           errors=(400, 404, 408, 409, 413, 415, 422), headers=ACTOR)
 def replan(plan_id: str):
     """Version n+1 from the plan's status date, now (not debounced); 202 with the new version's Location."""
     from tasks.replan import send_chain
@@ -121,19 +137,29 @@ def replan(plan_id: str):
 
 
 @bp.get("/<plan_id>/replans")
+@operation(query=read.PageQuery, responses={200: (read.ReplanListRead, link_headers())}, errors=(400, 404, 422))
 def replans(plan_id: str):
+    """The replan triggers, newest first, a page at a time."""
     _plan_or_404(plan_id)
-    return {"id": plan_id, "triggers": replanning.triggers_of(session=db.session, plan_id=plan_id),
-            "continuous_replanning": current_app.config["PLANNING"].enable_continuous_replanning}
+    triggers, next_cursor = paginate("replans", replanning.triggers_of(session=db.session, plan_id=plan_id),
+                                     key=lambda trigger: (-trigger["id"],))
+    return page_response({"id": plan_id, "triggers": triggers,
+                          "continuous_replanning": current_app.config["PLANNING"].enable_continuous_replanning},
+                         next_cursor)
 
 
 @bp.get("/<plan_id>/versions")
+@operation(query=read.PageQuery, responses={200: (read.VersionListRead, link_headers())}, errors=(400, 404, 422))
 def versions(plan_id: str):
+    """Every version, oldest first, a page at a time."""
     plan = _plan_or_404(plan_id)
-    return lifecycle.list_versions(session=db.session, plan=plan)
+    body = lifecycle.list_versions(session=db.session, plan=plan)
+    body["versions"], next_cursor = paginate("versions", body["versions"], key=lambda version: (version["version"],))
+    return page_response(body, next_cursor)
 
 
 @bp.get("/<plan_id>/diff")
+@operation(query=DiffQuery, responses={200: read.DiffRead}, errors=(400, 404, 409, 422))
 def diff(plan_id: str):
     plan = _plan_or_404(plan_id)
     before, after = version_param("from"), version_param("to")

@@ -6,21 +6,25 @@ import logging
 
 from flask import current_app, request
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields, validate
 
+from app.api import read_schemas as read
 from app.extensions import db
 from app.json_input import read_json_object
 from app.metrics import GOALS_RECEIVED, VALIDATION_ERRORS
 from app.models import Plan
+from app.openapi import operation
+from app.pagination import encode_cursor, link_headers, page_params, page_response
 from app.problems import ApiProblem
 from app.schemas import GoalCreate, PlanCancel
-from app.services import lifecycle
+from app.services import lifecycle, listing
 from app.services import plans as plan_service
 from planning.errors import PlanningError
+from planning.lifecycle import PLAN_STATES
 from tasks.chain import chain_task_ids, enqueue_plan_version, revoke
 
 log = logging.getLogger(__name__)
-bp = Blueprint("plans", __name__, url_prefix="/api/v1/plans")
+bp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="Submit a goal, read, list and cancel plans")
 GOAL_SCHEMA = GoalCreate()  # built once: a schema is reusable and its construction is not free
 
 
@@ -36,7 +40,40 @@ def actor() -> str:
     return request.headers.get("X-Actor", "anonymous")[:200]
 
 
+LOCATION = {"Location": {"description": "the plan's URL", "schema": {"type": "string"}}}
+ACTOR = {"X-Actor": {"description": "who acts (recorded in the audit log); default anonymous",
+                     "schema": {"type": "string"}}}
+
+
+class PlanListQuery(read.PageQuery):
+    status = fields.String(validate=validate.OneOf(PLAN_STATES), metadata={"description": "only plans in this state"})
+
+
+@bp.get("")
+@operation(query=PlanListQuery, responses={200: (read.PlanListRead, link_headers())}, errors=(422,))
+def list_plans():
+    """The plans, newest first, a page at a time (`limit`, `cursor`; `Link: rel="next"`)."""
+    unknown = sorted(set(request.args) - {"status", "limit", "cursor"})
+    status = request.args.get("status")
+    if unknown or (status is not None and status not in PLAN_STATES):
+        name = unknown[0] if unknown else "status"
+        raise ApiProblem(422, "invalid-query", "Invalid query", f"{name}: not a filter of this list",
+                         [{"field": name, "message": f"status must be one of {', '.join(PLAN_STATES)}"
+                           if name == "status" else "unknown query parameter"}])
+    page = page_params("plans")
+    try:
+        after = None if page.after is None else listing.plan_list_key(page.after)
+    except ValueError:
+        raise ApiProblem(422, "invalid-query", "Invalid query", "cursor: not a cursor of this list",
+                         [{"field": "cursor", "message": "Not a cursor of this list."}]) from None
+    plans, last = listing.list_plans(session=db.session, status=status, limit=page.limit, after=after)
+    next_cursor = None if last is None else encode_cursor("plans", last)
+    return page_response({"plans": plans}, next_cursor)
+
+
 @bp.post("")
+@operation(body=GoalCreate, responses={202: (read.PlanAcceptedRead, LOCATION)}, errors=(400, 408, 413, 415, 422),
+           headers=ACTOR)
 def create_plan():
     """Validate, store (one transaction), send the chain, answer: nothing else on this path."""
     body = json_body()
@@ -66,6 +103,7 @@ def create_plan():
 
 
 @bp.get("/<plan_id>")
+@operation(query=read.VersionQuery, responses={200: read.PlanRead}, errors=(400, 404, 422))
 def get_plan(plan_id: str):
     """The plan; `?version=N` shows version N (404 problem naming it when the plan has none)."""
     plan = _plan_or_404(plan_id)
@@ -73,6 +111,8 @@ def get_plan(plan_id: str):
 
 
 @bp.delete("/<plan_id>")
+@operation(body=PlanCancel, body_required=False, responses={200: read.PlanCancelledRead}, errors=(400, 404, 409, 422),
+           headers=ACTOR)
 def cancel_plan(plan_id: str):
     plan = _plan_or_404(plan_id)
     body = request.get_json(silent=True) if request.data else {}

@@ -13,7 +13,8 @@ from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
-from app.api.plans import actor
+from app.api import read_schemas as read
+from app.api.plans import ACTOR, actor
 from app.extensions import db
 from app.metrics import (
     FEEDBACK_LATENCY,
@@ -24,13 +25,17 @@ from app.metrics import (
     TASKS_FAILED,
 )
 from app.models import ISSUE_STATES, PlanIssue
+from app.openapi import operation
+from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem
 from app.services import feedback as feedback_service
 from app.services import plans as plan_service
 from app.services import progress as progress_service
 from app.services.progress import NoBaseline, etag
+from planning.progress import STATUSES
 
-bp = Blueprint("progress", __name__, url_prefix="/api/v1")
+bp = Blueprint("progress", __name__, url_prefix="/api/v1",
+               description="Execution feedback, progress, the report, issues, one task's progress")
 
 OUTCOMES = {400: "malformed", 404: "not_found", 409: "conflict", 412: "precondition_failed", 413: "too_large",
             415: "malformed", 422: "invalid"}
@@ -42,6 +47,41 @@ class IssueResolve(Schema):
 
     who = fields.String(required=True, validate=validate.Length(min=1, max=200))
     resolution = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class FeedbackUpdateCreate(Schema):
+    """One task's update (documentation of what app/services/feedback.py parses)."""
+
+    task_id = fields.String(required=True, validate=validate.Length(min=1, max=feedback_service.MAX_KEY),
+                            metadata={"description": "the task's id in the plan, or its uid"})
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    percent_complete = fields.Float(validate=validate.Range(min=0, max=100))
+    actual_start = fields.DateTime()
+    actual_finish = fields.DateTime()
+    remaining_hours = fields.Float(validate=validate.Range(min=0, max=feedback_service.MAX_AMOUNT))
+    actual_cost = fields.Float(validate=validate.Range(min=0, max=feedback_service.MAX_AMOUNT))
+    note = fields.String(validate=validate.Length(max=feedback_service.MAX_NOTE))
+    blocked_reason = fields.String(validate=validate.Length(max=feedback_service.MAX_REASON))
+    reopen = fields.Boolean()
+
+
+class FeedbackCreate(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status_date = fields.DateTime(metadata={"description": "what the updates report is true at (default: now)"})
+    updates = fields.List(fields.Nested(FeedbackUpdateCreate), required=True,
+                          validate=validate.Length(min=1, max=feedback_service.MAX_UPDATES))
+
+
+FEEDBACK_HEADERS = {
+    **ACTOR,
+    "If-Match": {"description": "the ETag of the progress this feedback was based on (412 if it moved on)",
+                 "schema": {"type": "string"}},
+    "Idempotency-Key": {"description": "1-200 printable characters: the same key answers the first answer again",
+                        "schema": {"type": "string"}},
+}
+ETAG = {"ETag": {"description": "the plan's feedback sequence, for If-Match", "schema": {"type": "string"}}}
 
 
 def _feedback_body():
@@ -66,6 +106,8 @@ def _too_large(size: int) -> ApiProblem:
 
 
 @bp.put("/plans/<plan_id>")
+@operation(body=FeedbackCreate, responses={200: (read.FeedbackAnswerRead, ETAG)},
+           errors=(400, 404, 408, 409, 412, 413, 415, 422), headers=FEEDBACK_HEADERS)
 def put_feedback(plan_id: str):
     """Execution feedback: task updates applied in one transaction; answers the progress summary and a new ETag."""
     started = time.perf_counter()
@@ -131,6 +173,7 @@ def _execution_of(plan, as_of: datetime | None):
 
 
 @bp.get("/plans/<plan_id>/progress")
+@operation(query=read.AsOfQuery, responses={200: (read.ProgressRead, ETAG)}, errors=(400, 404, 409, 422))
 def get_progress(plan_id: str):
     """Progress at `as_of` (default: the latest status date): EVM, Earned Schedule, counts by status."""
     execution = _execution(plan_id, _as_of())
@@ -140,6 +183,7 @@ def get_progress(plan_id: str):
 
 
 @bp.get("/plans/<plan_id>/report")
+@operation(query=read.AsOfQuery, responses={200: (read.ReportRead, ETAG)}, errors=(400, 404, 409, 422))
 def get_report(plan_id: str):
     """Progress plus the S-curve, forecasts, the critical path now, open issues, re-assessed risks, baseline vs now."""
     execution = _execution(plan_id, _as_of())
@@ -148,10 +192,17 @@ def get_report(plan_id: str):
     return response
 
 
+class IssueListQuery(read.PageQuery):
+    status = fields.String(validate=validate.OneOf(ISSUE_STATES))
+
+
 @bp.get("/plans/<plan_id>/issues")
+@operation(query=IssueListQuery, responses={200: (read.IssueListRead, link_headers())},
+           errors=(400, 404, 409, 422))
 def list_issues(plan_id: str):
+    """The plan's issues, oldest first, a page at a time."""
     status = request.args.get("status")
-    if set(request.args) - {"status"} or (status is not None and status not in ISSUE_STATES):
+    if set(request.args) - {"status", "limit", "cursor"} or (status is not None and status not in ISSUE_STATES):
         raise ApiProblem(422, "invalid-query", "Invalid query", f"status must be one of {', '.join(ISSUE_STATES)}",
                          [{"field": "status", "message": f"must be one of {', '.join(ISSUE_STATES)}"}])
     execution = _execution(plan_id, None)
@@ -159,11 +210,13 @@ def list_issues(plan_id: str):
     if status:
         query = query.where(PlanIssue.status == status)
     issues = db.session.execute(query.order_by(PlanIssue.opened_at, PlanIssue.id)).scalars()
-    return {"plan_id": plan_id, "status": execution.plan.status,
-            "issues": [progress_service.issue_view(issue) for issue in issues]}
+    page, next_cursor = paginate("issues", [progress_service.issue_view(issue) for issue in issues],
+                                 key=lambda issue: (issue["opened_at"] or "", issue["id"]))
+    return page_response({"plan_id": plan_id, "status": execution.plan.status, "issues": page}, next_cursor)
 
 
 @bp.post("/issues/<issue_id>/resolve")
+@operation(body=IssueResolve, responses={200: read.IssueRead}, errors=(400, 404, 408, 409, 413, 415, 422))
 def resolve_issue(issue_id: str):
     from app.api.plans import json_body
 
@@ -177,6 +230,7 @@ def resolve_issue(issue_id: str):
 
 
 @bp.get("/tasks/<uid>/progress")
+@operation(query=read.AsOfQuery, responses={200: read.TaskProgressRead}, errors=(400, 404, 409, 422))
 def get_task_progress(uid: str):
     """One task: its state and events, planned vs actual, float left, whether it is critical now."""
     as_of = _as_of()

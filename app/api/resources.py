@@ -7,12 +7,16 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import exc as sa_exc
 
+from app.api import read_schemas as read
 from app.extensions import db
+from app.openapi import operation
+from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem, flatten_marshmallow
 from app.services import resources as resource_service
 from planning.resources.pools import RATE_UNITS
 
-bp = Blueprint("resources", __name__, url_prefix="/api/v1/resources")
+bp = Blueprint("resources", __name__, url_prefix="/api/v1/resources",
+               description="The local resource pool set, read and replaced whole")
 
 MAX_POOLS = 500
 
@@ -62,13 +66,19 @@ def _actor() -> str:
 
 
 @bp.get("")
+@operation(query=read.PageQuery, responses={200: (read.ResourceSetRead, link_headers())}, errors=(400, 422))
 def list_resources():
+    """The pools by type, a page at a time (by default the whole set: at most 500 pools)."""
     records = resource_service.list_pools(session=db.session)
-    return {"resources": [record.to_dict() for record in records],
-            "updated_at": _iso(max((r.updated_at for r in records), default=None))}
+    pools, next_cursor = paginate("resources", [record.to_dict() for record in records],
+                                  key=lambda pool: (pool["type"],), default_limit=MAX_POOLS)
+    return page_response({"resources": pools,
+                          "updated_at": _iso(max((r.updated_at for r in records), default=None))}, next_cursor)
 
 
 @bp.put("")
+@operation(body=ResourceSetReplace, responses={200: read.ResourceSetReplacedRead}, errors=(400, 409, 413, 415, 422),
+           headers={"X-Actor": {"description": "who acts (audit log)", "schema": {"type": "string"}}})
 def replace_resources():
     if not request.is_json:
         raise ApiProblem(415, "unsupported-media-type", "Unsupported media type",

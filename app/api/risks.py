@@ -6,26 +6,29 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
+from app.api import read_schemas as read
 from app.api.plans import json_body
 from app.extensions import db
 from app.models import PlanRisk
+from app.openapi import operation
+from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem
 from app.services import plans as plan_service
 from app.services import risks as risk_service
 from planning.settings import IMPACT_LEVELS
 
-bp = Blueprint("risks", __name__, url_prefix="/api/v1")
+bp = Blueprint("risks", __name__, url_prefix="/api/v1", description="A plan's risks; recording a mitigation")
 
 RISK_STATUSES = ("open", "mitigated", "closed", "realized")
 CATEGORIES = ("technical", "resource", "timeline", "integration", "external")
 
 
-class RiskListQuery(Schema):
+class RiskListQuery(read.PageQuery):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(load_default=None, validate=validate.OneOf(RISK_STATUSES))
-    category = fields.String(load_default=None, validate=validate.OneOf(CATEGORIES))
+    status = fields.String(validate=validate.OneOf(RISK_STATUSES))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
 
 
 class RiskMitigate(Schema):
@@ -39,17 +42,23 @@ class RiskMitigate(Schema):
 
 
 @bp.get("/plans/<plan_id>/risks")
+@operation(query=RiskListQuery, responses={200: (read.RiskListRead, link_headers())}, errors=(400, 404, 422))
 def list_plan_risks(plan_id: str):
+    """The current version's risks, ranked, a page at a time."""
     query = RiskListQuery().load(request.args.to_dict())
+    filters = {name: query.get(name) for name in ("status", "category")}  # limit and cursor: paginate() reads them
     plan = plan_service.get_plan(session=db.session, plan_id=plan_id)
     if plan is None:
         raise ApiProblem(404, "plan-not-found", "Plan not found", f"no plan with id {plan_id!r}")
     version = plan_service.current_version(plan)
-    risks = risk_service.list_risks(session=db.session, version=version, **query)
-    return {"plan_id": plan.id, "version": version.version, "status": version.status, "risks": risks}
+    risks, next_cursor = paginate("risks", risk_service.list_risks(session=db.session, version=version, **filters),
+                                  key=lambda risk: (risk["rank"], risk["key"]))
+    return page_response({"plan_id": plan.id, "version": version.version, "status": version.status,
+                          "risks": risks}, next_cursor)
 
 
 @bp.post("/risks/<risk_id>/mitigate")
+@operation(body=RiskMitigate, responses={200: read.RiskRead}, errors=(400, 404, 408, 413, 415, 422))
 def mitigate_risk(risk_id: str):
     body = RiskMitigate().load(json_body())
     row = db.session.get(PlanRisk, risk_id)
