@@ -86,9 +86,10 @@ def _decision_body(decision: lifecycle.Decision) -> dict:
 
 
 class DiffQuery(Schema):
-    from_ = fields.Integer(data_key="from", validate=validate.Range(min=1),
+    from_ = fields.Integer(data_key="from", validate=validate.Range(min=1, max=read.MAX_VERSION),
                            metadata={"description": "a version (default: the baseline, or the previous one)"})
-    to = fields.Integer(validate=validate.Range(min=1), metadata={"description": "a version (default: the current)"})
+    to = fields.Integer(validate=validate.Range(min=1, max=read.MAX_VERSION),
+                        metadata={"description": "a version (default: the current)"})
 
 
 @bp.post("/<plan_id>/approve")

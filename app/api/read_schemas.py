@@ -7,7 +7,7 @@ without breaking a client generated from this contract.
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields
+from marshmallow import INCLUDE, Schema, fields, validate
 
 
 class ReadSchema(Schema):
@@ -61,9 +61,12 @@ class PageQuery(Schema):
     cursor = fields.String(metadata={"description": "opaque: the previous page's next_cursor (or its Link rel=next)"})
 
 
+MAX_VERSION = 2**31 - 1
+
+
 class VersionQuery(Schema):
-    version = fields.Integer(metadata={"description": "a version number, 1 or more (default: the current one)",
-                                       "minimum": 1})
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_VERSION),
+                             metadata={"description": "a version number (default: the current one)"})
 
 
 class AsOfQuery(Schema):

@@ -1,0 +1,25 @@
+"""The OpenAPI document, the docs page, pagination, and the bugs schemathesis found (embedded app)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import load_example
+
+
+@pytest.fixture
+def planned(client) -> str:
+    """A planned (ready) plan's id."""
+    answer = client.post("/api/v1/plans", json=load_example())
+    assert answer.status_code == 202
+    return answer.get_json()["id"]
+
+
+@pytest.mark.parametrize("query", ["from=14597726797256847360&to=1", "from=1&to=2147483648"])
+def test_a_version_past_the_database_integer_is_a_422(client, planned, query):
+    """diff?from=<20 digits> answered 500 (OverflowError in the query); now a 422 naming the parameter."""
+    answer = client.get(f"/api/v1/plans/{planned}/diff?{query}")
+    assert answer.status_code == 422
+    assert answer.mimetype == "application/problem+json"
+    assert answer.get_json()["errors"][0]["field"] in ("from", "to")
+    assert client.get(f"/api/v1/plans/{planned}?version=99999999999999999999").status_code == 422
