@@ -147,7 +147,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         slug = (error.name or "error").lower().replace(" ", "-")
-        return problem_response(error.code or 500, slug, error.name, error.description or "")
+        response = problem_response(error.code or 500, slug, error.name, error.description or "")
+        # The exception's own headers (a 405's Allow: RFC 9110 requires it; schemathesis found it missing).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -23,3 +23,11 @@ def test_a_version_past_the_database_integer_is_a_422(client, planned, query):
     assert answer.mimetype == "application/problem+json"
     assert answer.get_json()["errors"][0]["field"] in ("from", "to")
     assert client.get(f"/api/v1/plans/{planned}?version=99999999999999999999").status_code == 422
+
+
+def test_a_method_the_path_does_not_have_is_a_405_with_allow(client):
+    """TRACE on a documented path: a 405 problem listing the allowed methods in Allow (it had no Allow)."""
+    answer = client.open("/api/v1/plans/x/approve", method="TRACE")
+    assert answer.status_code == 405
+    assert answer.mimetype == "application/problem+json"
+    assert "POST" in {method.strip() for method in answer.headers["Allow"].split(",")}
