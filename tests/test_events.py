@@ -196,3 +196,18 @@ def test_events_doc_shows_every_message_schema():
         match = re.search(rf"### `{re.escape(topic)}`.*?```json\n(.*?)\n```", text, re.S)
         assert match, f"no schema for {topic}"
         assert json.loads(match.group(1)) == schema, topic
+
+
+def test_procfiles_and_compose_run_the_relay_and_the_consumer():
+    """Both Procfiles and the compose file start `layer2-planning relay` and `layer2-planning consume`."""
+    import yaml
+
+    root = DOCS.parent
+    for name in ("Procfile", "Procfile.per-stage"):
+        entries = dict(line.split(":", 1) for line in (root / name).read_text().splitlines()
+                       if line.strip() and not line.startswith("#"))
+        assert "layer2-planning relay" in entries["relay"] and "layer2-planning consume" in entries["consume"]
+    services = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    assert services["relay"]["command"] == "layer2-planning relay"
+    assert services["consume"]["command"] == "layer2-planning consume"
+    assert services["relay"]["image"] == services["api"]["image"]

@@ -29,6 +29,7 @@ from sqlalchemy import exc as sa_exc
 
 from app.events import topics
 from app.extensions import db
+from app.metrics import GOALS_RECEIVED, INTEGRATION_ERRORS, VALIDATION_ERRORS
 from app.models import InboxMessage, utcnow
 from app.problems import DATABASE_ERRORS, ApiProblem, flatten_marshmallow
 from planning.errors import PlanningError
@@ -37,6 +38,8 @@ from planning.lifecycle import TransitionError
 log = logging.getLogger(__name__)
 
 ACTOR = "layer2-consumer"
+#: A message is put back, not parked, on these: the database is down, or its tables are not there yet.
+REQUEUE_ERRORS = (*DATABASE_ERRORS, sa_exc.ProgrammingError)
 MAX_MESSAGE_BYTES = 1_000_000
 ENVELOPE_FIELDS = ("id", "type", "version", "occurred_at", "payload", "plan_id")
 RESOURCE_MODES = ("merge", "replace")
@@ -144,7 +147,9 @@ def handle_goal(app, message_id: str, payload: dict, instance: str) -> dict:
                                            settings=app.config["PLANNING"], task_ids=task_ids)
     except (ValidationError, PlanningError) as error:
         session.rollback()
+        VALIDATION_ERRORS.inc()
         raise Rejected(problem_of(error, instance)) from None
+    GOALS_RECEIVED.inc()
     session.execute(sa.update(InboxMessage.__table__).where(
         InboxMessage.__table__.c.topic == topics.GOALS_CREATED, InboxMessage.__table__.c.message_id == message_id)
         .values(result={"plan_id": version.plan_id}))
@@ -271,6 +276,8 @@ class Consumer:
                     "dead_lettered_at": utcnow().isoformat()}
             producer.publish(body, exchange=topics.exchange(self.config), routing_key=topics.DEAD_LETTER_PREFIX + topic,
                              serializer="json", delivery_mode=2, retry=True, retry_policy={"max_retries": 3})
+            INTEGRATION_ERRORS.labels(system="topics", operation=topic if topic in HANDLERS else "unknown",
+                                      kind="dead_lettered").inc()
             log.warning("consumer: %s message parked on %s: %s", topic, topics.DEAD_LETTER_QUEUE,
                         problem_document.get("detail"))
         return park
@@ -286,7 +293,7 @@ class Consumer:
                     outcome = Outcome("dead_lettered", {})
                 else:
                     outcome = handle(self.app, topic, raw, park)
-            except DATABASE_ERRORS as error:  # the database is away: deliver it again later
+            except REQUEUE_ERRORS as error:  # the database is away (or not migrated yet): deliver it again later
                 db.session.rollback()
                 log.warning("consumer: %s message not taken, the database is unavailable (%s); requeued", topic, error)
                 message.requeue()

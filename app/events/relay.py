@@ -19,9 +19,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from kombu import Producer
+from sqlalchemy import exc as sa_exc
 
 from app.events import topics
 from app.extensions import db
+from app.metrics import INTEGRATION_ERRORS
 from app.models import OutboxEvent, utcnow
 from app.problems import BROKER_ERRORS, DATABASE_ERRORS
 from app.services.outbox import envelope
@@ -39,7 +41,8 @@ _MARK_SENT = sa.update(_OUTBOX).where(_OUTBOX.c.id.in_(sa.bindparam("b_ids", exp
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 0.5}
 BACKOFF_MAX_SECONDS = 5.0
 #: What an outage of the broker or the database raises: a warning, not a traceback.
-EXPECTED_ERRORS = (*BROKER_ERRORS, *DATABASE_ERRORS, OSError)
+#: (ProgrammingError: the outbox table is not there yet, `db upgrade` runs beside the relay at start-up.)
+EXPECTED_ERRORS = (*BROKER_ERRORS, *DATABASE_ERRORS, OSError, sa_exc.ProgrammingError)
 PRUNE_EVERY_SECONDS = 3600.0
 
 
@@ -133,6 +136,9 @@ class Relay:
                 except Exception as error:  # broker or database away: keep the rows, try again later
                     db.session.rollback()
                     self._drop_connection()
+                    if isinstance(error, BROKER_ERRORS + (OSError,)):
+                        INTEGRATION_ERRORS.labels(system="broker", operation="relay_publish",
+                                                  kind=type(error).__name__).inc()
                     if isinstance(error, EXPECTED_ERRORS):
                         log.warning("relay: %s: %s; retrying in %.1f s", type(error).__name__, error, backoff)
                     else:
