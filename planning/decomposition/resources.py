@@ -62,7 +62,7 @@ class ResourcePlan:
         direct = self._fitting(role)
         if direct:
             return direct, "same name" if direct == [role] else "role vocabulary"
-        for other in self.roles.substitutes(role):
+        for other in self._closest_roles(role):
             pools = self.role_map_given.get(other) or self._fitting(other)
             if pools:
                 self._warn(("map", role), f"the goal has no pool for {role!r} work; it goes to the pool(s) of the "
@@ -80,6 +80,18 @@ class ResourcePlan:
             f"{target!r} (name the pool in the goal's role_map to choose another)",
         )
         return [target], "largest pool"
+
+    def _closest_roles(self, role: str) -> list[str]:
+        """Other roles, nearest first: the role's substitutes, then theirs (breadth first)."""
+        order, queue, seen = [], list(self.roles.substitutes(role)), {role}
+        while queue:
+            other = queue.pop(0)
+            if other in seen:
+                continue
+            seen.add(other)
+            order.append(other)
+            queue += [more for more in self.roles.substitutes(other) if more not in seen]
+        return order
 
     def _fitting(self, role: str) -> list[str]:
         if role in self.goal_pools:
