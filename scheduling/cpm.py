@@ -134,15 +134,18 @@ def _precedence_links(core: Core, es: list[int]) -> list[tuple[int, int]]:
 
 
 def _resource_links(core: Core, es: list[int]) -> list[tuple[int, int]]:
-    # i "hands over" to j when j starts exactly as i ends and they share a resource
+    # i "hands over" to j when j starts exactly as i ends and they share a resource;
+    # activities indexed by start, so this is linear in the links, not quadratic in the activities
+    by_start: dict[int, list[int]] = {}
+    for j in range(core.n):
+        by_start.setdefault(es[j], []).append(j)
     out = []
     for i in range(core.n):
-        fi = es[i] + core.dur[i]
         ki = {k for k, _ in core.uses[i]}
         if not ki:
             continue
-        for j in range(core.n):
-            if j != i and es[j] == fi and any(k in ki for k, _ in core.uses[j]):
+        for j in by_start.get(es[i] + core.dur[i], ()):
+            if j != i and any(k in ki for k, _ in core.uses[j]):
                 out.append((i, j))
     return out
 

@@ -189,11 +189,17 @@ def propagate(
         if tt is None:
             return None
         changed |= tt
+        # on a large project each rule below takes a fraction of a second: the deadline is
+        # checked between them too (stopping here only leaves the windows wider)
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         if not changed and cliques:
             ef = clique_edge_finding(core, es, ls, cliques)
             if ef is None:
                 return None
             changed |= ef
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         if not changed and energetic:
             er = energetic_reasoning(core, es, ls, caps)
             if er is None:
@@ -201,7 +207,8 @@ def propagate(
             changed |= er
         if not changed:
             break
-    if cliques and clique_overload(core, es, ls, cliques):
+    out_of_time = deadline is not None and time.perf_counter() > deadline
+    if cliques and not out_of_time and clique_overload(core, es, ls, cliques):
         return None
     return Propagated(es, ls, derived)
 
