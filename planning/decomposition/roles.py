@@ -31,6 +31,12 @@ def words(text: str) -> list[str]:
     return [stem(word) for word in _WORD.findall(_CAMEL.sub(" ", text).lower())]
 
 
+def joined_words(text: str) -> set[str]:
+    """Two neighbouring words written as one, stemmed: `InfoSec` and `info sec` also read as `infosec`."""
+    raw = _WORD.findall(_CAMEL.sub(" ", text).lower())
+    return {stem(first + second) for first, second in zip(raw, raw[1:], strict=False)}
+
+
 def task_words(text: str) -> set[str]:
     """A task's name and description as stemmed words, without stop words."""
     return {stem(word) for word in _WORD.findall(text.lower()) if word not in STOPWORDS}
@@ -79,7 +85,7 @@ class RoleVocabulary:
     def fit(self, role: str, pool: str) -> RoleFit | None:
         """How `pool` fits `role`, or None when no name of the role is wholly among the pool's words."""
         pool_words = words(pool)
-        have = set(pool_words)
+        have = set(pool_words) | joined_words(pool)
         covered: set[str] = set()
         via, via_size = "", 0
         for name, phrase in self._phrases.get(role, ()):  # type: ignore[attr-defined]
