@@ -31,3 +31,12 @@ def test_a_method_the_path_does_not_have_is_a_405_with_allow(client):
     assert answer.status_code == 405
     assert answer.mimetype == "application/problem+json"
     assert "POST" in {method.strip() for method in answer.headers["Allow"].split(",")}
+
+
+@pytest.mark.parametrize(("body", "status"), [(b"\x00", 400), (b"{\"reason\": ", 400), (b"[]", 400)])
+def test_a_cancel_with_a_malformed_body_is_refused_and_cancels_nothing(client, planned, body, status):
+    """DELETE with a body that is not a JSON object: a 400 problem, the plan not cancelled (it was ignored)."""
+    answer = client.delete(f"/api/v1/plans/{planned}", data=body, content_type="application/json")
+    assert answer.status_code == status
+    assert answer.mimetype == "application/problem+json"
+    assert client.get(f"/api/v1/plans/{planned}").get_json()["status"] != "cancelled"

@@ -115,8 +115,9 @@ def get_plan(plan_id: str):
            headers=ACTOR)
 def cancel_plan(plan_id: str):
     plan = _plan_or_404(plan_id)
-    body = request.get_json(silent=True) if request.data else {}
-    options = PlanCancel().load(body or {})
+    # A body that is there is read as every body is (a malformed one was ignored and the plan cancelled anyway).
+    body = json_body() if request.get_data(cache=True) else {}
+    options = PlanCancel().load(body)
     # A plan in a final state is a 409 naming its state and the allowed moves (none).
     version, task_ids = lifecycle.cancel_plan(session=db.session, plan_id=plan.id, actor=actor(),
                                               reason=options["reason"])
