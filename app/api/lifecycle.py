@@ -22,7 +22,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from app.api import read_schemas as read
 from app.api.plans import ACTOR, LOCATION, _plan_or_404, actor, json_body, version_param
 from app.extensions import db
-from app.openapi import operation
+from app.openapi import NOT_BLANK, operation
 from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem, flatten_marshmallow, problem_response
 from app.services import lifecycle, replanning
@@ -51,7 +51,8 @@ class PlanReject(Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(required=True, validate=[validate.Length(max=2000), _not_blank])
+    reason = fields.String(required=True, validate=[validate.Length(max=2000), _not_blank],
+                           metadata={"pattern": NOT_BLANK})
     version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
 
 
@@ -59,7 +60,8 @@ class PlanReplan(Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(required=True, validate=[validate.Length(max=2000), _not_blank])
+    reason = fields.String(required=True, validate=[validate.Length(max=2000), _not_blank],
+                           metadata={"pattern": NOT_BLANK})
 
 
 APPROVE_SCHEMA, REJECT_SCHEMA, REPLAN_SCHEMA = PlanApprove(), PlanReject(), PlanReplan()

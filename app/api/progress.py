@@ -74,12 +74,15 @@ class FeedbackCreate(Schema):
                           validate=validate.Length(min=1, max=feedback_service.MAX_UPDATES))
 
 
+# What str.isprintable() lets through of the Latin-1 a header carries, neither starting nor ending with a space.
+_PRINTABLE = r"\x21-\x7e\xa1-\xac\xae-\xff"
+IDEMPOTENCY_KEY = rf"^[{_PRINTABLE}]([{_PRINTABLE} ]{{0,198}}[{_PRINTABLE}])?$"
 FEEDBACK_HEADERS = {
     **ACTOR,
     "If-Match": {"description": "the ETag of the progress this feedback was based on (412 if it moved on)",
                  "schema": {"type": "string"}},
     "Idempotency-Key": {"description": "1-200 printable characters: the same key answers the first answer again",
-                        "schema": {"type": "string"}},
+                        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY}},
 }
 ETAG = {"ETag": {"description": "the plan's feedback sequence, for If-Match", "schema": {"type": "string"}}}
 
