@@ -211,3 +211,32 @@ def test_procfiles_and_compose_run_the_relay_and_the_consumer():
     assert services["relay"]["command"] == "layer2-planning relay"
     assert services["consume"]["command"] == "layer2-planning consume"
     assert services["relay"]["image"] == services["api"]["image"]
+
+
+def test_a_replan_and_its_decision_are_plan_updates(client, embedded_app):
+    """A replan writes the new version's updates (replanning, version_planning, version_ready); approving it
+    re-baselines the plan and assigns again, on version 2, the tasks that may start; rejecting one is an update."""
+    plan = approved_plan(client)
+    plan_id = plan["id"]
+    slip = {"status_date": "2026-11-03T13:00:00Z", "updates": [{"task_id": "design", "status": "completed"},
+                                                                 {"task_id": "docs", "percent_complete": 10}]}
+    assert client.put(f"/api/v1/plans/{plan_id}", json=slip).status_code == 200
+    start = len(_events(embedded_app))
+    assert client.post(f"/api/v1/plans/{plan_id}/replan", json={"reason": "slip"}).status_code == 202
+    replan = _events(embedded_app)[start:]
+    changes = [e["payload"]["change"] for e in replan if e["type"] == "plans.updated"]
+    assert changes == ["replanning", "version_planning", "version_ready"]
+    assert all(e["payload"]["version"] == 2 for e in replan)
+    assert replan[0]["payload"]["reason"] == "slip" and replan[0]["payload"]["status"] == "executing"
+    start += len(replan)
+    assert client.post(f"/api/v1/plans/{plan_id}/approve", json={"version": 2}).status_code == 200
+    decided = _summary(_events(embedded_app)[start:])
+    assert decided == [("plans.updated", "rebaselined"), ("tasks.assigned", "build")]
+    assert _events(embedded_app)[-1]["payload"]["version"] == 2
+
+    other = approved_plan(client)
+    assert client.put(f"/api/v1/plans/{other['id']}", json=slip).status_code == 200
+    assert client.post(f"/api/v1/plans/{other['id']}/replan", json={"reason": "slip"}).status_code == 202
+    assert client.post(f"/api/v1/plans/{other['id']}/reject", json={"reason": "no"}).status_code == 200
+    rejected = _events(embedded_app)[-1]["payload"]
+    assert (rejected["change"], rejected["version"], rejected["baseline_version"]) == ("version_rejected", 2, 1)
