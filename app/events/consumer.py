@@ -221,7 +221,7 @@ INBOX_TOPICS = (topics.GOALS_CREATED, topics.RESOURCES_AVAILABILITY)
 
 
 def handle(app, topic: str, raw: bytes | str, dead_letter) -> Outcome:
-    """Take one message (inside an app context). `dead_letter(problem, envelope_or_raw)` parks a refused one.
+    """Take one message (inside an app context); `dead_letter(problem)` parks a refused one with its problem.
 
     Database errors propagate (the message is delivered again); anything refused is dead-lettered.
     """
