@@ -114,6 +114,7 @@ def run_one(tasks: int, seed: int, shape: str, limit: float, max_tasks: int) -> 
         "plan_kib": len(served.get_data()) / 1024,
         "method": f"{solver.get('method', '-')}/{solver.get('status', '-')}",
         "gap": solver.get("gap"),
+        "solve_s": solver.get("seconds"),
         "guards": [w for w in plan.get("warnings", []) if "size guard" in str(w)],
     }
 

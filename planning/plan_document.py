@@ -86,6 +86,7 @@ def build_plan_document(data: StageInput, assessment: dict) -> dict:
     makespan = schedule["makespan_hours"]
     finish = calendar.to_datetime(start, makespan, as_finish=True)
     warnings = list(network.warnings) + list(allocation.get("warnings", [])) + list(assessment["warnings"])
+    warnings += [f"size guard (schedule): {guard}" for guard in schedule["solver"].get("size_guards", ())]
     if goal.deadline and finish.date() > goal.deadline:
         warnings.append(f"the schedule finishes on {finish.date()}, after the deadline {goal.deadline}")
     return {

@@ -62,11 +62,13 @@ def stable_seed(network: TaskNetwork) -> int:
 
 
 def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningSettings, *,
-                     objective: str = "makespan", deadline_hours: int | None = None) -> dict:
+                     objective: str = "makespan", deadline_hours: int | None = None,
+                     time_limit: float | None = None) -> dict:
     """Schedule the network for the goal's `objective` (docs/goal-format.md, `schedule_objective`).
 
     `deadline_hours` (working hours from the project start to the end of the deadline day)
-    is needed by "weighted_tardiness" only.
+    is needed by "weighted_tardiness" only. `time_limit` (seconds for the solver) defaults to
+    the setting `schedule_time_limit_seconds`.
     """
     capacities = {pool["type"]: int(pool["capacity"]) for pool in allocation["pools"]}
     data = build_problem(network, allocation["pools"], allocation.get("task_demands"))
@@ -83,7 +85,8 @@ def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningS
             note = "no pool the tasks use has a price (cost_per_hour): scheduled for the shortest makespan"
     elif objective != "makespan":
         raise PlanningError(f"unknown schedule_objective {objective!r}", "schedule_objective")
-    result = solve(data, time_limit=settings.schedule_time_limit_seconds, seed=stable_seed(network),
+    limit = settings.schedule_time_limit_seconds if time_limit is None else time_limit
+    result = solve(data, time_limit=limit, seed=stable_seed(network),
                    objective=solved_objective)
     if not result.starts:
         raise PlanningError(f"no feasible schedule ({result.status.name.lower()})", "tasks")
@@ -120,6 +123,8 @@ def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningS
     }
     if note:
         solver["note"] = note
+    if result.guards:  # a large project: the steps that chose a cheaper method (scheduling/guards.py)
+        solver["size_guards"] = list(result.guards)
     return {
         "tasks": tasks,
         "critical_path": list(cpm.critical_path),

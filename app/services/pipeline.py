@@ -78,14 +78,14 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
     """Run stage `name` of a version. `dead_letter` parks a poison message (before the plan is failed,
     so whoever sees the failure finds the message parked)."""
     stage = get_stage(name)
+    started = time.monotonic()  # a stage's time limit counts from here, loading included
     begun = _begin(stage, version_id, settings=settings, worker=worker, dead_letter=dead_letter)
     if isinstance(begun, StageOutcome):
         return begun
     run_id, goal_document, facts, mode = begun
     stage = stage.for_mode(mode)  # a version of another mode (a replan) may run another function
-    started = time.monotonic()
     try:
-        data = StageInput(goal=PlanningGoal.from_dict(goal_document), settings=settings, **facts)
+        data = StageInput(goal=PlanningGoal.from_dict(goal_document), settings=settings, started=started, **facts)
         if stage.gather is not None:
             data = replace(data, sources=stage.gather(data))
         output = stage.pure_function(data)

@@ -10,6 +10,7 @@ from planning.errors import PlanningError
 from planning.progress.status import TaskProgress
 from planning.replanning.network import replan_network
 from planning.stages.input import StageInput
+from planning.stages.schedule import solve_seconds
 from planning.work_calendar import calendar_for, deadline_hours
 
 
@@ -25,4 +26,5 @@ def replan_tasks(data: StageInput) -> dict:
     return replan_network(data.network, data.result("allocate"), source["previous_schedule"], progress,
                           source["status_hours"], data.settings, objective=data.goal.schedule_objective,
                           deadline_hours=deadline_hours(data.goal, calendar_for(data.settings), data.start),
-                          logic=source.get("logic", "retained"), not_before=source.get("not_before"))
+                          logic=source.get("logic", "retained"), not_before=source.get("not_before"),
+                          time_limit=solve_seconds(data))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,6 +30,13 @@ class StageInput:
     sources: Mapping[str, Any] = field(default_factory=dict)
     plan_id: str = ""
     version: int = 1
+    # time.monotonic() when the stage began (the runner sets it): a stage with a wall-time
+    # promise (schedule) counts its budget from here, loading and parsing included
+    started: float = field(default_factory=time.monotonic)
+
+    def seconds_left(self, limit: float, reserve: float = 0.0) -> float:
+        """What is left of a `limit` counted from the stage's start, keeping `reserve` for after."""
+        return limit - (time.monotonic() - self.started) - reserve
 
     @functools.cached_property
     def network(self) -> TaskNetwork:
