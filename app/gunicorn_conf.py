@@ -18,6 +18,12 @@ def when_ready(server) -> None:
         start_exporter(exporter_port())
 
 
+def post_worker_init(worker) -> None:
+    from app.metrics import process_started
+
+    process_started("api")
+
+
 def child_exit(server, worker) -> None:
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:

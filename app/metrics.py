@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 # Before any metric exists: multiprocess mode writes a file per process and metric type there.
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -19,7 +20,7 @@ if MULTIPROC_DIR:
     os.makedirs(MULTIPROC_DIR, exist_ok=True)
 
 from flask import Flask  # noqa: E402
-from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server  # noqa: E402
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server  # noqa: E402
 from prometheus_flask_exporter import PrometheusMetrics  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ FEEDBACK_UPDATES = Counter("layer2_feedback_updates_total", "Task updates applie
 FEEDBACK_LATENCY = Histogram("layer2_feedback_request_duration_seconds", "Time to answer a feedback request",
                              ["outcome"], buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 ISSUES = Counter("layer2_issues_total", "Issues opened and escalations raised, by severity", ["event", "severity"])
+# Live gauges: in multiprocess mode the sum over the processes alive (a process that exits is marked dead by
+# gunicorn's child_exit hook or Celery's worker_process_shutdown signal, and leaves the sum).
+PROCESSES = Gauge("layer2_processes", "Processes serving whose metrics a scrape adds up: gunicorn workers (api), "
+                  "Celery pool processes (worker)", ["kind"], multiprocess_mode="livesum")
+STAGES_RUNNING = Gauge("layer2_stages_running", "Stage tasks running now", ["stage"], multiprocess_mode="livesum")
 
 # Labelled series a scrape shows from the start (at 0), so every spec name is there before its first event.
 LAYER8_OPERATIONS = ("availability", "request_allocation", "confirm", "release", "get_allocation", "health")
@@ -82,6 +88,32 @@ def stage_saved(stage: str, seconds: float, output: dict) -> None:
         _STAGE_HISTOGRAMS[stage].observe(seconds)
     if stage == "allocate":
         ALLOCATIONS_SUCCESSFUL.inc(len(output.get("allocations") or ()))
+
+
+def process_started(kind: str) -> None:
+    """A serving process started (a gunicorn worker: "api"; a Celery pool process: "worker")."""
+    reap_dead_processes()
+    PROCESSES.labels(kind).set(1)
+
+
+def reap_dead_processes() -> list[int]:
+    """Mark dead the processes of this host (or pod) that left live gauges but are gone without being marked
+    (killed with SIGKILL: no exit hook ran). Run as each serving process starts; returns their pids."""
+    if not MULTIPROC_DIR:
+        return []
+    reaped = []
+    for path in Path(MULTIPROC_DIR).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1]) if path.stem.rsplit("_", 1)[1].isdigit() else None
+        if pid is None or pid == os.getpid() or pid in reaped:
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, MULTIPROC_DIR)
+            reaped.append(pid)
+        except PermissionError:  # alive, another user's
+            continue
+    return reaped
 
 
 def plan_made(document: dict, planning_seconds: float) -> None:

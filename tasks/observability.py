@@ -16,6 +16,7 @@ import os
 from celery import signals
 
 from app import logs, metrics
+from app.stages import STAGE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +34,33 @@ def _bind_task_ids(task_id=None, task=None, **_kwargs) -> None:
     if task_id:
         # Always bound (even empty), so the reset after the task also undoes what the task bound itself.
         _tokens[task_id] = logs.bind(**found)
+    stage = _stage_of(task)
+    if stage:
+        metrics.STAGES_RUNNING.labels(stage).inc()
 
 
 @signals.task_postrun.connect
-def _unbind_task_ids(task_id=None, **_kwargs) -> None:
+def _unbind_task_ids(task_id=None, task=None, **_kwargs) -> None:
+    stage = _stage_of(task)
+    if stage:
+        metrics.STAGES_RUNNING.labels(stage).dec()
     token = _tokens.pop(task_id, None)
     if token is not None:
         try:
             logs.reset(token)
         except ValueError:  # bound in another context: nothing of ours left to undo here
             pass
+
+
+def _stage_of(task) -> str | None:
+    name = getattr(task, "name", "") or ""
+    stage = name.removeprefix("layer2.")
+    return stage if stage in STAGE_NAMES and name != stage else None
+
+
+@signals.worker_process_init.connect
+def _pool_child_started(**_kwargs) -> None:
+    metrics.process_started("worker")
 
 
 @signals.worker_ready.connect
@@ -54,6 +72,7 @@ def _start_metrics_exporter(**_kwargs) -> None:
 
 @signals.worker_process_shutdown.connect
 def _pool_child_exits(pid=None, **_kwargs) -> None:
+    # Sent by the main process when it reaps a pool child (killed ones too), with the child's pid.
     metrics.mark_process_dead(pid or os.getpid())
 
 

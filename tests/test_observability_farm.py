@@ -56,9 +56,9 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
             try:
-                requests.get(f"{self.base_url}/health/planner", timeout=2)
+                requests.get(f"{self.base_url}/health/planner", timeout=5)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer:\n{self.log_path.read_text()[-3000:]}")
 
@@ -105,8 +105,9 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
                                                                               tmp_path):
     """gunicorn (2 workers) and a Celery worker share a multiprocess directory: after real work every spec
     metric is there, the counts equal the plans made (worker-side counters included), and six scrapes (served
-    by either gunicorn worker) agree; the worker's JSON log lines carry the request id sent to the API and the
-    plan id, for every stage, and the failed plan is logged at ERROR."""
+    by either gunicorn worker) agree and count both gunicorn workers; a pool child killed -9 leaves the live
+    sums and not the counts; every process that exits is marked dead. The worker's JSON log lines carry the
+    request id sent to the API and the plan id, for every stage, and the failed plan is logged at ERROR."""
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     config = tmp_path / "small.toml"
@@ -130,8 +131,17 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
         assert len(made) == 3 and len(failed) == 1, {pid: (p["status"], p.get("error")) for pid, p in plans.items()}
 
         scrapes = [_scrape(api.base_url) for _ in range(6)]
+        # A pool child killed with SIGKILL (no exit hook runs): its replacement marks it dead as it starts, so
+        # the live gauges count the processes alive while the dead one's counters stay counted.
+        killed = worker.kill_pool_child()
+        _until(worker.pool_children, lambda pids: pids and killed not in pids, worker.log_path)
+        after_kill = _until(lambda: _scrape(api.base_url),
+                            lambda samples: _total(samples, 'layer2_processes{"kind": "worker"}') == 1,
+                            worker.log_path)
     finally:
         api.stop()
+    worker.stop()
+    assert sorted(path.name for path in metrics_dir.glob("gauge_live*")) == [], "a process was not marked dead"
 
     first = scrapes[0]
     for name in SPEC_METRICS:
@@ -154,8 +164,12 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
     assert expected["layer2_resource_allocations_successful_total"] > 0
     assert _total(first, 'layer2_stage_duration_seconds_count{"stage": "finalize"}') == 3
     spec_keys = sorted(key for key in first if key.startswith(SPEC_METRICS) or key.startswith("layer2_stage_"))
-    for scrape in scrapes[1:]:
+    for scrape in [*scrapes[1:], after_kill]:
         assert {key: scrape.get(key) for key in spec_keys} == {key: first[key] for key in spec_keys}
+    for scrape in scrapes:  # both gunicorn workers and the pool child are in every scrape's sums
+        assert _total(scrape, 'layer2_processes{"kind": "api"}') == 2
+        assert _total(scrape, 'layer2_processes{"kind": "worker"}') == 1
+        assert _total(scrape, "layer2_stages_running") == 0
 
     lines = _json_lines(worker.log_path)
     for plan_id, request_id in posted.items():
