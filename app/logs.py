@@ -130,6 +130,21 @@ def default_format(*, embedded: bool, stream=None) -> str:
     return "text" if embedded or (hasattr(stream, "isatty") and stream.isatty()) else "json"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (a test's capture, a redirected stream)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(log_format: str, level: str | int = "INFO") -> None:
     """Install (or re-format) the one root handler. Idempotent: tests build many apps."""
     if logging.getLogRecordFactory() is not _record_factory:
@@ -137,7 +152,7 @@ def configure_logging(log_format: str, level: str | int = "INFO") -> None:
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, _HANDLER_MARK, False)), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         setattr(handler, _HANDLER_MARK, True)
         root.addHandler(handler)
     handler.setFormatter(json_formatter() if log_format == "json" else TextFormatter())
