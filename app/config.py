@@ -211,7 +211,7 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         "LAYER8_TIMEOUT_SECONDS": layer8_timeout,
         "PLANNING": planning_settings,
         "STAGE_TIME_LIMITS": stage_limits,
-        "MAX_CONTENT_LENGTH": int(env.get("LAYER2_MAX_GOAL_BYTES", 1_000_000)),
+        "MAX_CONTENT_LENGTH": int(env.get("LAYER2_MAX_GOAL_BYTES", 4_000_000)),
         # Unfinished and untouched for longer than a killed worker's message takes to come
         # back: the message itself was lost (broker restart) or the stage hit its hard limit.
         "RESUME_STALLED_AFTER_SECONDS": int(_seconds(env, "LAYER2_RESUME_STALLED_AFTER",

@@ -20,7 +20,7 @@ from planning.goal import (
 
 # The goal's bounds (docs/goal-format.md, "Bounds"): every number finite and below a maximum, every date in
 # a window, so no stage meets a value it cannot compute with (an OverflowError was an "internal error").
-MAX_TASKS = 5000  # the schema's ceiling; the setting max_tasks_per_plan (default 2,000) is checked on POST
+MAX_TASKS = 5000  # the schema's ceiling; the setting max_tasks_per_plan (default 5,000) is checked on POST
 MAX_LIST = 200
 MAX_ESTIMATE_HOURS = 10_000.0  # one estimate point (about five working years)
 MAX_TOTAL_HOURS = 500_000.0  # the tasks' pessimistic estimates added up: the longest the project can be, serially

@@ -22,7 +22,7 @@ class PlanningSettings:
     auto_approve_low_risk_plans: bool = True
     enable_continuous_replanning: bool = True
     replanning_interval_minutes: int = 60
-    max_tasks_per_plan: int = 2000
+    max_tasks_per_plan: int = 5000  # held within the schedule limit + 5 s and 2 GB: docs/benchmarks.md "Large projects"
     max_decomposition_depth: int = 6
     domains_dir: str | None = None
     monte_carlo_iterations: int = 2000

@@ -113,6 +113,9 @@ def _within_budget(core: Core, cliques: list[list[int]]) -> list[list[int]]:
     most = int((guards.CLIQUE_MAX_CELLS / len(cliques)) ** (1 / 3))
     if max(len(c) for c in cliques) <= most:
         return cliques
+    if most < 3:  # pairs already say what a clique of two would
+        guards.note(core, "clique rules left out (too many cliques of tasks that can never overlap)")
+        return []
     guards.note(core, f"cliques of tasks that can never overlap trimmed to their {most} longest members")
     return [c if len(c) <= most else sorted(sorted(c, key=lambda i: -core.dur[i])[:most]) for c in cliques]
 

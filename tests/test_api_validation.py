@@ -127,7 +127,7 @@ def test_unparseable_body_is_a_400_problem(embedded_app, client, data, content_t
 
 def test_oversize_goal_is_a_413_problem(embedded_app, client):
     """A document above the size limit is refused with 413 problem+json."""
-    goal = goal_with(description="x" * 1_100_000)
+    goal = goal_with(description="x" * 4_100_000)  # LAYER2_MAX_GOAL_BYTES is 4 MB by default
     response = client.post("/api/v1/plans", json=goal)
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"

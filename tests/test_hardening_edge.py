@@ -107,7 +107,7 @@ CASES = [
     ("cost-per-hour-1e308", _dumps(_goal(resources=[{"type": "designer", "capacity": 1, "cost_per_hour": 1e308}])),
      422, "resources[0].cost_per_hour"),
     ("budget-1e300", _dumps(_goal(budget=1e300)), 422, "budget"),
-    ("more-tasks-than-max-tasks-per-plan", _dumps(_many_tasks(2001)), 422, "tasks"),
+    ("more-tasks-than-max-tasks-per-plan", _dumps(_many_tasks(5001)), 422, "tasks"),
 ]
 
 
