@@ -240,3 +240,32 @@ def test_a_replan_and_its_decision_are_plan_updates(client, embedded_app):
     assert client.post(f"/api/v1/plans/{other['id']}/reject", json={"reason": "no"}).status_code == 200
     rejected = _events(embedded_app)[-1]["payload"]
     assert (rejected["change"], rejected["version"], rejected["baseline_version"]) == ("version_rejected", 2, 1)
+
+
+def test_consumer_applies_an_availability_message_once_and_merges_or_replaces(embedded_app):
+    """resources.availability: `merge` changes the pools named and keeps the others, a redelivered message changes
+    nothing, `replace` replaces the set, an invalid pool is dead-lettered naming its field."""
+    from app.events.consumer import handle
+    from app.extensions import db
+    from app.services.resources import list_pools
+
+    parked: list[dict] = []
+
+    def send(payload: dict, message_id: str | None = None):
+        body = json.dumps({"id": message_id or str(uuid.uuid4()), "payload": payload})
+        with embedded_app.app_context():
+            outcome = handle(embedded_app, "resources.availability", body, parked.append)
+            pools = {pool.type: pool.capacity for pool in list_pools(session=db.session)}
+            db.session.remove()
+        return outcome, pools
+
+    outcome, pools = send({"resources": [{"type": "engineer", "capacity": 3}], "mode": "replace"})
+    assert outcome.status == "applied" and pools == {"engineer": 3}
+    outcome, pools = send({"resources": [{"type": "designer", "capacity": 2}]}, "m-1")
+    assert pools == {"engineer": 3, "designer": 2}
+    send({"resources": [{"type": "designer", "capacity": 5}]})
+    outcome, pools = send({"resources": [{"type": "designer", "capacity": 2}]}, "m-1")  # the old message again
+    assert outcome.status == "duplicate" and pools == {"engineer": 3, "designer": 5}
+    outcome, pools = send({"resources": [{"type": "designer", "capacity": -1}]})
+    assert outcome.status == "dead_lettered" and pools["designer"] == 5
+    assert parked[0]["errors"][0]["field"] == "resources[0].capacity"
