@@ -269,3 +269,47 @@ def test_consumer_applies_an_availability_message_once_and_merges_or_replaces(em
     outcome, pools = send({"resources": [{"type": "designer", "capacity": -1}]})
     assert outcome.status == "dead_lettered" and pools["designer"] == 5
     assert parked[0]["errors"][0]["field"] == "resources[0].capacity"
+
+
+def test_consumer_dead_letters_feedback_the_api_would_refuse(client, embedded_app):
+    """execution.feedback that PUT would refuse (no such plan, a plan not under way, a bad update, no plan_id) is
+    parked with the problem the API answers; nothing is written."""
+    from app.events.consumer import handle
+
+    plan_id = client.post("/api/v1/plans", json={**tiny_goal(), "budget": 1}).get_json()["id"]  # ready: over budget
+    parked: list[dict] = []
+    messages = [
+        {"plan_id": "nope", "feedback": {"updates": [{"task_id": "design", "status": "completed"}]}},
+        {"plan_id": plan_id, "feedback": {"updates": [{"task_id": "design", "status": "completed"}]}},
+        {"plan_id": plan_id, "feedback": {"updates": [{"task_id": "design", "percent_complete": 140}]}},
+        {"feedback": {"updates": []}, "extra": 1},
+    ]
+    with embedded_app.app_context():
+        outcomes = [handle(embedded_app, "execution.feedback", json.dumps({"id": str(uuid.uuid4()), "payload": m}),
+                           parked.append).status for m in messages]
+    assert outcomes == ["dead_lettered"] * 4
+    assert [(p["status"], p["type"]) for p in parked] == [
+        (404, "/problems/plan-not-found"), (409, "/problems/plan-not-executing"), (422, "/problems/invalid-feedback"),
+        (422, "/problems/invalid-feedback")]
+    assert parked[2]["errors"][0]["field"] == "updates[0].percent_complete"
+    assert {e["field"] for e in parked[3]["errors"]} == {"payload.extra", "payload.plan_id"}
+
+
+def test_events_settings_are_validated():
+    """The events settings: the broker defaults to Celery's, AMQP gets publisher confirms, a bad batch size or
+    broker URL stops start-up naming the setting."""
+    import pytest
+
+    from app.config import ConfigError, load_config
+
+    farm = load_config(env={"CELERY_BROKER_URL": "redis://h:6379/0", "CELERY_KEY_PREFIX": "p:"})["EVENTS"]
+    assert farm["broker_url"] == "redis://h:6379/0" and farm["exchange"] == "layer2.events"
+    assert farm["transport_options"]["global_keyprefix"] == "p:" and "confirm_publish" not in farm["transport_options"]
+    amqp = load_config(env={"LAYER2_EVENTS_BROKER_URL": "amqp://guest@h//"})["EVENTS"]
+    assert amqp["transport_options"]["confirm_publish"] is True
+    assert load_config(env={})["EVENTS"]["broker_url"] is None  # embedded: the events stay in the outbox
+    for env, name in (({"LAYER2_RELAY_BATCH": "0"}, "LAYER2_RELAY_BATCH"),
+                      ({"LAYER2_EVENTS_BROKER_URL": "http://x"}, "LAYER2_EVENTS_BROKER_URL"),
+                      ({"LAYER2_RELAY_POLL_SECONDS": "-1"}, "LAYER2_RELAY_POLL_SECONDS")):
+        with pytest.raises(ConfigError, match=name):
+            load_config(env=env)
