@@ -185,10 +185,12 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
 
 def test_flower_started_as_the_procfile_starts_it(api_server, farm_env, start_worker, tmp_path):
     """Flower (the Procfile's line) asks for its basic auth login, lists a worker of every queue, shows a task
-    of every stage ended SUCCESS, the failed plan's decompose ended FAILURE, and no task left STARTED."""
+    of every stage ended SUCCESS, the failed plan's decompose ended FAILURE, the queued stage of a plan
+    cancelled REVOKED, and no task left STARTED."""
     config = tmp_path / "small.toml"
     config.write_text(SMALL_LIMIT_TOML)
-    worker = start_worker("flower", LAYER2_CONFIG_FILE=str(config))
+    # The risk stage takes 2 s, so a plan posted right after another waits in the queue long enough to cancel.
+    worker = start_worker("flower", LAYER2_CONFIG_FILE=str(config), LAYER2_TESTONLY_STAGE_DELAY="risk=2")
     port, login = farm.free_port(), ("ops", uuid.uuid4().hex)
     command = _procfile_entry("flower")
     log_path = tmp_path / "flower.log"
@@ -212,23 +214,27 @@ def test_flower_started_as_the_procfile_starts_it(api_server, farm_env, start_wo
         # Flower turns task events on by a broadcast every few seconds: wait for the worker to take it.
         _until(lambda: worker.log_path.read_text(), lambda text: "enabled by remote" in text, worker.log_path)
 
-        good = requests.post(f"{api_server.base_url}/api/v1/plans", json=load_example(GOOD_GOAL), timeout=10)
-        bad = requests.post(f"{api_server.base_url}/api/v1/plans", json=load_example(FAILING_GOAL), timeout=10)
-        assert wait_for_plan(api_server.base_url, good.json()["id"])["status"] in PLANNED
-        assert wait_for_plan(api_server.base_url, bad.json()["id"])["status"] == "failed"
+        plans = f"{api_server.base_url}/api/v1/plans"
+        good = requests.post(plans, json=load_example(GOOD_GOAL), timeout=10).json()["id"]
+        cancelled = requests.post(plans, json=load_example(GOOD_GOAL), timeout=10).json()["id"]
+        assert requests.delete(f"{plans}/{cancelled}", timeout=10).json()["status"] == "cancelled"
+        bad = requests.post(plans, json=load_example(FAILING_GOAL), timeout=10).json()["id"]
+        assert wait_for_plan(api_server.base_url, good)["status"] in PLANNED
+        assert wait_for_plan(api_server.base_url, bad)["status"] == "failed"
 
         def tasks_settled(response) -> bool:
             states = [(task["name"], task["state"]) for task in response.json().values()]
             return (response.status_code == 200 and ("layer2.finalize", "SUCCESS") in states
-                    and ("layer2.decompose", "FAILURE") in states
+                    and ("layer2.decompose", "FAILURE") in states and any(s == "REVOKED" for _, s in states)
                     and not any(state in ("STARTED", "RECEIVED", "PENDING") for _, state in states))
 
         tasks = _until(lambda: requests.get(f"{base}/api/tasks", auth=login, timeout=10), tasks_settled, log_path)
     finally:
         os.killpg(flower.pid, signal.SIGTERM)
         flower.wait(timeout=20)
-    states = sorted((task["name"], task["state"]) for task in tasks.json().values())
-    assert states == sorted([*((f"layer2.{stage}", "SUCCESS") for stage in STAGE_NAMES),
+    # A task revoked before it was received has no name in Flower (the worker's task-revoked event has none).
+    states = sorted((task["name"] or "layer2.risk", task["state"]) for task in tasks.json().values())
+    assert states == sorted([*((f"layer2.{stage}", "SUCCESS") for stage in STAGE_NAMES), ("layer2.risk", "REVOKED"),
                              ("layer2.risk", "SUCCESS"), ("layer2.decompose", "FAILURE")]), states
 
 
