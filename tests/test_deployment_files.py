@@ -85,3 +85,48 @@ def test_compose_redis_keeps_queued_messages_and_never_evicts_them():
     assert option("maxmemory-policy") == "noeviction"
     volume = next(v for v in redis["volumes"] if v.endswith(":/data"))  # the AOF outlives the container
     assert volume.split(":")[0] in compose["volumes"]
+
+
+@pytest.mark.parametrize("name", ["Procfile", "Procfile.per-stage"])
+def test_procfile_lines_share_one_fresh_metrics_dir_and_flower_asks_for_a_login(name):
+    """Every Procfile line sources scripts/farm-env.sh (one metrics directory for the run, text logs); the API
+    runs gunicorn with app.gunicorn_conf (its metrics hooks); Flower starts through scripts/flower.sh (basic auth)."""
+    entries = procfile(name)
+    assert all(command.startswith(". scripts/farm-env.sh && ") for command in entries.values())
+    assert "gunicorn -c python:app.gunicorn_conf" in entries["web"]
+    assert entries["flower"].endswith("exec scripts/flower.sh")
+    script = (ROOT / "scripts" / "flower.sh").read_text()
+    assert "FLOWER_BASIC_AUTH" in script and "exec celery -A tasks.worker:celery_app flower" in script
+
+
+def test_farm_env_gives_one_directory_per_honcho_run():
+    """The lines of one run (children of one honcho) get the same metrics directory; another run another one;
+    a directory set by the user is kept."""
+    import subprocess
+
+    line = ". scripts/farm-env.sh && echo $PROMETHEUS_MULTIPROC_DIR $LOG_FORMAT"
+    run = f"sh -c '{line}'; sh -c '{line}'"  # two Procfile lines under one parent, as honcho runs them
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp"}
+    first = subprocess.run(["sh", "-c", run], cwd=ROOT, env=env, capture_output=True, text=True).stdout.split("\n")
+    second = subprocess.run(["sh", "-c", run], cwd=ROOT, env=env, capture_output=True, text=True).stdout.split("\n")
+    assert first[0] == first[1] and first[0].startswith("/tmp/layer2-metrics-") and first[0].endswith(" text")
+    assert second[0] != first[0]
+    kept = subprocess.run(["sh", "-c", line], cwd=ROOT, capture_output=True, text=True,
+                          env={**env, "PROMETHEUS_MULTIPROC_DIR": "/srv/m", "LOG_FORMAT": "json"}).stdout
+    assert kept.strip() == "/srv/m json"
+
+
+def test_compose_flower_needs_a_login_and_processes_log_json():
+    """Compose: Flower's FLOWER_BASIC_AUTH is required (`:?`), every service logs JSON and serves metrics on
+    9090 from a tmpfs directory, the API runs gunicorn with app.gunicorn_conf."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    for name, service in services.items():
+        if name in ("postgres", "redis"):
+            continue
+        assert service["environment"]["LOG_FORMAT"] == "${LOG_FORMAT:-json}", name
+        assert service["environment"]["LAYER2_METRICS_PORT"] == "9090", name
+        assert "/tmp/layer2-metrics" in service["tmpfs"], name
+    assert "gunicorn -c python:app.gunicorn_conf" in services["api"]["command"]
+    assert "ENV PROMETHEUS_MULTIPROC_DIR=/tmp/layer2-metrics" in (ROOT / "Dockerfile").read_text()
