@@ -55,7 +55,7 @@ ENV_KEYS = {
     "LAYER2_TESTONLY_STAGE_DELAY", "LAYER2_TESTONLY_STAGE_CRASH", *ENV_SETTINGS,
     "LOG_FORMAT", "LOG_LEVEL",
     "LAYER2_EVENTS_BROKER_URL", "LAYER2_EVENTS_EXCHANGE", "LAYER2_RELAY_BATCH", "LAYER2_RELAY_POLL_SECONDS",
-    "LAYER2_OUTBOX_RETENTION_DAYS",
+    "LAYER2_OUTBOX_RETENTION_DAYS", "LAYER2_TESTONLY_RELAY_CRASH",
 }
 ENV_KEYS |= set(TIMEOUT_ENV)  # database and broker wait limits (app/timeouts.py)
 
@@ -263,6 +263,8 @@ def _events_config(env: dict[str, str], broker_url: str | None, transport_option
         "relay_batch": batch,
         "relay_poll_seconds": _seconds(env, "LAYER2_RELAY_POLL_SECONDS", "0.5", allow_zero=False),
         "outbox_retention_days": _seconds(env, "LAYER2_OUTBOX_RETENTION_DAYS", "7", allow_zero=True),
+        # Test-only: the relay process dies after publishing a batch, before marking it sent. Never set in production.
+        "testonly_crash": env.get("LAYER2_TESTONLY_RELAY_CRASH", "") == "1",
     }
 
 

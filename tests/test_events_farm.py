@@ -244,6 +244,29 @@ def test_broker_outage_delays_events_and_loses_none(farm_app, farm_env, throwawa
     assert len(ours) == len(before) + 4 and ours <= set(ids), "every event of the changes arrived"
 
 
+def test_a_relay_dying_before_it_marks_a_batch_sent_republishes_it_under_the_same_ids(farm_app, farm_env,
+                                                                                    start_events):
+    """At least once, never invented: a relay killed between publishing and committing leaves the batch unsent; the
+    next relay publishes it again, and every copy carries its event's id (consumers deduplicate by it)."""
+    prefix = farm_env["CELERY_KEY_PREFIX"]
+    with _connection(farm.REDIS_URL, prefix) as connection:
+        queue = _bind(connection, "test.crash", "plans.*")
+        mark = _last_id(farm_app)
+        client = farm_app.test_client()
+        for _ in range(2):
+            assert client.post("/api/v1/plans", json=load_example("website-launch.json")).status_code == 202
+        ours = {row.event_id for row in _outbox(farm_app, mark)}
+        crashing = start_events("relay", LAYER2_TESTONLY_RELAY_CRASH="1", LAYER2_RELAY_BATCH="10000")
+        crashing.process.wait(timeout=30)
+        assert crashing.process.returncode == 1
+        assert all(row.sent_at is None for row in _outbox(farm_app, mark)), "nothing was marked sent"
+        start_events("relay").wait_for("relay: publishing")
+        _wait_all_sent(farm_app, after=mark)
+        ids = [message["id"] for message in _drain(connection, queue)]
+    assert ours <= set(ids), "none lost"
+    assert all(ids.count(event_id) == 2 for event_id in set(ids)), "each event twice, under its own id"
+
+
 def _publish(connection: Connection, topic: str, body, *, raw: bool = False) -> None:
     producer = connection.Producer(serializer="json")
     exchange = Exchange(EXCHANGE, type="topic", durable=True)

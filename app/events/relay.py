@@ -13,6 +13,7 @@ again: delivery is at least once, under the same event id, and consumers dedupli
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import timedelta
@@ -99,6 +100,8 @@ class Relay:
             for row in rows:
                 self._publish(row)
                 sent.append(row.id)
+            if self.config.get("testonly_crash"):  # fault tests only: die between publishing and marking sent
+                os._exit(1)
         finally:
             if sent:
                 session.execute(_MARK_SENT, {"b_ids": sent, "b_now": utcnow()})
