@@ -41,6 +41,8 @@ class Stage:
     time_limit: Callable[[PlanningSettings], float]  # soft limit, seconds
     gather: Callable | None = None  # (StageInput) -> sources: I/O before the pure function
     effect: Callable | None = None  # (output, StageInput) -> output: I/O after, before the save
+    # (output, StageInput): undoes the effect when the save keeps nothing (the plan was cancelled meanwhile)
+    undo: Callable | None = None
     save_rows: Callable | None = None  # (session, version_id, output, StageInput): rows beside the result
     writes_document: bool = False  # its output is the plan document; saving it completes the version
     # Other modes of the version (`plan_versions.mode`, e.g. "replan"): the function and I/O that replace these.
@@ -96,8 +98,8 @@ REGISTRY: tuple[Stage, ...] = (
           modes=(("replan", StageMode("planning.replanning.stage:replan_tasks", gather=stage_io.gather_replan)),)),
     # Layer 8 holds are made here, for the days the schedule gives each task (docs/layer8-contract.md).
     Stage("finalize", "planning.stages.finalize:finalize_plan", reads=("risk", "decompose", "allocate", "schedule"),
-          time_limit=_fixed(20), effect=stage_io.hold_scheduled_with_layer8, save_rows=stage_io.save_risk_rows,
-          writes_document=True,
+          time_limit=_fixed(20), effect=stage_io.hold_scheduled_with_layer8, undo=stage_io.release_document_holds,
+          save_rows=stage_io.save_risk_rows, writes_document=True,
           modes=(("replan", StageMode("planning.stages.finalize:finalize_replan", gather=stage_io.gather_replan,
                                       effect=stage_io.replace_layer8_holds)),)),
 )

@@ -106,3 +106,34 @@ def test_a_cancelled_plan_releases_its_holds(app, layer8):
     assert len(layer8.holds_of(plan["id"])) == 3
     assert {hold["status"] for hold in layer8.holds_of(plan["id"])} == {"released"}
     assert {hold["status"] for hold in layer8.holds_of(other["id"])} == {"confirmed"}
+
+
+def test_holds_made_by_a_finalize_that_the_cancel_overtook_are_released(tmp_path, layer8):
+    """DELETE while finalize runs, after it held capacity and before it saves: the save keeps nothing and the
+    holds it made are released."""
+    import threading
+    import time
+
+    from app import create_app
+    from app.cli import upgrade_database
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/race.sqlite", "CELERY_BROKER_URL": None,
+                      "CELERY_KEY_PREFIX": None, "LAYER8_BASE_URL": layer8.url,
+                      "TESTONLY_STAGE_DELAY": "finalize=3"})
+    upgrade_database(app)
+    posted = threading.Thread(target=lambda: app.test_client().post("/api/v1/plans", json=GOAL))
+    posted.start()
+    deadline = time.monotonic() + 30
+    while not layer8.allocations("confirmed") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    held = layer8.allocations("confirmed")
+    assert held, "finalize made no hold"
+    plan_id = held[0]["reference"].split("/")[0]
+    answer = app.test_client().delete(f"/api/v1/plans/{plan_id}")
+    posted.join(30)
+    assert answer.status_code == 200 and answer.get_json()["version_status"] == "cancelled"
+    assert {hold["status"] for hold in layer8.holds_of(plan_id)} == {"released"}
+    plan = app.test_client().get(f"/api/v1/plans/{plan_id}").get_json()
+    assert plan["status"] == "cancelled" and "tasks" not in plan
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()

@@ -255,9 +255,11 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
         else:
             plan_id = sql(_TOUCH_VERSION, keys).scalar()
         if plan_id is None:
-            # Cancelled (or failed by a racing delivery) while this stage ran: keep nothing.
+            # Cancelled (or failed by a racing delivery) while this stage ran: keep nothing (at Layer 8 neither).
             session.rollback()
             _mark_run(run_id, "abandoned", "the plan was cancelled or failed while the stage ran", started)
+            if stage.undo is not None and _version_status(version_id) in ("cancelled", "failed"):
+                stage.undo(output, data)  # not when a racing delivery made it ready: its holds are these
             return StageOutcome.STOP
         # The plan document is stored once, on the version; the stage's row only marks it done.
         stored = {"stored_as": "plan_versions.document"} if stage.writes_document else output
@@ -283,6 +285,12 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
             log.warning("plan %s version %s has risks at alert level: %s", plan_id, data.version,
                         ", ".join(str(alert) for alert in output["risk_alerts"]))
     return StageOutcome.CONTINUE
+
+
+def _version_status(version_id: int) -> str | None:
+    status = db.session.execute(sa.select(PlanVersion.status).where(PlanVersion.id == version_id)).scalar()
+    db.session.rollback()
+    return status
 
 
 def _start_planning(sql, version_id: int, version, now) -> None:

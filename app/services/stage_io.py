@@ -78,6 +78,18 @@ def _replan_facts(data: StageInput):
     return version, previous_id
 
 
+def release_document_holds(output: dict, data: StageInput) -> None:
+    """The plan was cancelled (or failed) while finalize held capacity for it: those holds are released."""
+    from app.services.resources import _release_quietly
+
+    client = layer8_client_for(current_app)
+    held = sorted({row["layer8_allocation_id"] for row in output.get("allocations") or ()
+                   if row.get("layer8_allocation_id")})
+    if client is not None:
+        for allocation_id in held:
+            _release_quietly(client, allocation_id)
+
+
 def replace_layer8_holds(output: dict, data: StageInput) -> dict:
     """Stage `finalize`'s effect in a replan: the new version's holds are made (as for any version, for its
     scheduled dates), then the replaced version's are released."""
