@@ -57,6 +57,18 @@ class EventsProcess:
         self.log.close()
 
 
+@pytest.fixture(autouse=True)
+def _forget_our_keys(farm_env):
+    """The shared Redis keeps nothing of ours after the test: bindings and queues under our key prefix."""
+    yield
+    import redis
+
+    client = redis.Redis.from_url(farm.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{farm_env['CELERY_KEY_PREFIX']}*"))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def start_events(farm_env, tmp_path):
     started: list[EventsProcess] = []
