@@ -99,21 +99,25 @@ def test_procfile_lines_share_one_fresh_metrics_dir_and_flower_asks_for_a_login(
     assert "FLOWER_BASIC_AUTH" in script and "exec celery -A tasks.worker:celery_app flower" in script
 
 
-def test_farm_env_gives_one_directory_per_honcho_run():
-    """The lines of one run (children of one honcho) get the same metrics directory; another run another one;
+def test_farm_env_gives_one_directory_per_honcho_run(tmp_path):
+    """Under a real honcho, the lines of one run get the same metrics directory and another run another one;
     a directory set by the user is kept."""
     import subprocess
+    import sys
 
-    line = ". scripts/farm-env.sh && echo $PROMETHEUS_MULTIPROC_DIR $LOG_FORMAT"
-    run = f"sh -c '{line}'; sh -c '{line}'"  # two Procfile lines under one parent, as honcho runs them
-    env = {"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp"}
-    first = subprocess.run(["sh", "-c", run], cwd=ROOT, env=env, capture_output=True, text=True).stdout.split("\n")
-    second = subprocess.run(["sh", "-c", run], cwd=ROOT, env=env, capture_output=True, text=True).stdout.split("\n")
-    assert first[0] == first[1] and first[0].startswith("/tmp/layer2-metrics-") and first[0].endswith(" text")
-    assert second[0] != first[0]
-    kept = subprocess.run(["sh", "-c", line], cwd=ROOT, capture_output=True, text=True,
-                          env={**env, "PROMETHEUS_MULTIPROC_DIR": "/srv/m", "LOG_FORMAT": "json"}).stdout
-    assert kept.strip() == "/srv/m json"
+    line = ". scripts/farm-env.sh && echo DIR=$PROMETHEUS_MULTIPROC_DIR,$LOG_FORMAT && sleep 1"
+    (tmp_path / "Procfile").write_text(f"a: {line}\nb: {line}\n")
+    honcho = [sys.executable, "-m", "honcho", "-f", str(tmp_path / "Procfile"), "-d", str(ROOT), "start"]
+
+    def run(**env) -> set[str]:
+        result = subprocess.run(honcho, capture_output=True, text=True, timeout=30,
+                                env={"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp", **env})
+        return {text.split("DIR=", 1)[1].strip() for text in result.stdout.splitlines() if "DIR=" in text}
+
+    first, second = run(), run()
+    assert len(first) == 1 and len(second) == 1 and first != second, (first, second)
+    assert first.pop().startswith("/tmp/layer2-metrics-") and second.pop().endswith(",text")
+    assert run(PROMETHEUS_MULTIPROC_DIR="/srv/m", LOG_FORMAT="json") == {"/srv/m,json"}
 
 
 def test_compose_flower_needs_a_login_and_processes_log_json():
