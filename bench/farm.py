@@ -152,6 +152,9 @@ class Farm:
     """The farm's processes, each entry in its own process group with its own log file."""
 
     def __init__(self, entries: dict[str, str], env: dict[str, str], log_dir: Path):
+        # The run's own (empty) metrics directory, shared by its processes (scripts/farm-env.sh would name one
+        # after this process's parent, the same for every run from one shell).
+        env = {"PROMETHEUS_MULTIPROC_DIR": str(log_dir / "metrics"), **env}
         self.entries, self.env, self.log_dir = entries, env, log_dir
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
