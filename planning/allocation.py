@@ -10,7 +10,7 @@ document read), plus `conflicts`, `requests`, `recommendations`, `task_demands`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from planning.goal import Goal
@@ -26,17 +26,25 @@ def allocate_from_goal_pools(goal: Goal, network: TaskNetwork, settings: Plannin
 
 def allocate_with_sources(goal: Goal, network: TaskNetwork, settings: PlanningSettings, *,
                           local_pools: Sequence[Mapping], layer8: Mapping | None,
-                          project_start: date | None = None) -> dict:
+                          project_start: date | None = None,
+                          role_of: Callable[[str], str | None] | None = None) -> dict:
     """Allocate from the goal's pools, then Layer 8's, then the local pool's, then the suggestions.
 
     `layer8` is Layer 8's availability answer as fetched, `None` when Layer 8 is not
     configured, or `{"error": ..., "kind": ...}` when it could not be reached: the plan is
     then made from the other sources and carries a warning.
     """
-    sources = read_sources(goal, network, local_pools=local_pools, layer8=layer8)
+    sources = read_sources(goal, network, local_pools=local_pools, layer8=layer8, role_of=role_of)
     result = allocate(goal, network, sources.pools, sources.availability, settings,
                       project_start=project_start, requestable=sources.requestable)
     result["warnings"] = sources.warnings + result["warnings"]
+    for role, pools in sorted(sources.role_pools.items()):  # roles done by Layer 8 or local pools in other words
+        hours = {pool: 0.0 for pool in pools}
+        for row in result["allocations"]:
+            if row["requested_resource"] == role and row["resource"] in hours:
+                hours[row["resource"]] += row["units"] * row["hours"]
+        result["role_map"] = {**result["role_map"], role: {"pools": pools, "how": "role vocabulary",
+                                                           "unit_hours": hours}}
     result["integration"] = {**sources.integration,
                              "sources": {pool["type"]: pool["source"] for pool in result["pools"]}}
     return result

@@ -8,8 +8,8 @@ the plan, and an unreachable Layer 8 leaves the plan to the other sources.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from planning.goal import Goal
@@ -24,6 +24,7 @@ class SourceData:
     requestable: set[str] = field(default_factory=set)
     integration: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    role_pools: dict[str, list[str]] = field(default_factory=dict)  # role -> Layer 8 / local pools that fit it
 
 
 def goal_pools(goal: Goal) -> list[Pool]:
@@ -64,8 +65,13 @@ def read_periods(raw: Mapping, label: str, warnings: list[str]) -> list[Availabi
 
 
 def read_sources(goal: Goal, network: TaskNetwork, *, local_pools: Sequence[Mapping],
-                 layer8: Mapping | None) -> SourceData:
-    """Merge the sources; `layer8` is its availability answer, None (not configured) or {"error": ...}."""
+                 layer8: Mapping | None, role_of: Callable[[str], str | None] | None = None) -> SourceData:
+    """Merge the sources; `layer8` is its availability answer, None (not configured) or {"error": ...}.
+
+    `role_of` names the role a pool fits (the role vocabulary): a role the tasks need that no pool is
+    named after is done by the Layer 8 or local pools that fit it (they stand in for it), not by a
+    suggested pool of the domain's type.
+    """
     warnings: list[str] = []
     availability: dict[str, list[AvailabilityWindow]] = {}
     layer8_pools: list[Pool] = []
@@ -86,10 +92,33 @@ def read_sources(goal: Goal, network: TaskNetwork, *, local_pools: Sequence[Mapp
             status["fetched_at"] = layer8["fetched_at"]
     local = [pool for pool, _ in read_pools(local_pools, source="local", label="local pool",
                                             currency=goal.currency, warnings=warnings)]
-    pools = merge_pools(goal_pools(goal), layer8_pools, local, suggested_pools(goal, network))
+    named = merge_pools(goal_pools(goal), layer8_pools, local)
+    suggested = suggested_pools(goal, network)
+    role_pools = _fitting_pools(named, network, role_of) if role_of is not None else {}
+    if role_pools:
+        roles_of = {name: [role for role, fits in role_pools.items() if name in fits]
+                    for name in set().union(*role_pools.values())}
+        named = [replace(pool, substitutes=pool.substitutes + tuple(role for role in roles_of[pool.type]
+                                                                     if role not in pool.substitutes))
+                 if pool.type in roles_of else pool for pool in named]
+        suggested = [pool for pool in suggested if pool.type not in role_pools]
+    pools = merge_pools(named, suggested)
     chosen = {pool.type: pool.source for pool in pools}
     # Availability windows only apply where Layer 8 defines the pool (the goal's own pools win).
     availability = {kind: windows for kind, windows in availability.items() if chosen.get(kind) == "layer8"}
     requestable = {kind for kind, source in chosen.items() if source == "layer8"}
     return SourceData(pools=pools, availability=availability, requestable=requestable,
-                      integration={"layer8": status}, warnings=warnings)
+                      integration={"layer8": status}, warnings=warnings, role_pools=role_pools)
+
+
+def _fitting_pools(pools: Sequence[Pool], network: TaskNetwork,
+                   role_of: Callable[[str], str | None]) -> dict[str, list[str]]:
+    """Roles the tasks need with no pool of their name -> the pools (not the goal's) that fit them."""
+    needed = {kind for task in network.tasks for kind in task.resources}
+    named = {pool.type for pool in pools}
+    out: dict[str, list[str]] = {}
+    for pool in pools:
+        role = role_of(pool.type)
+        if pool.source != "goal" and role is not None and role in needed and role not in named:
+            out.setdefault(role, []).append(pool.type)
+    return out

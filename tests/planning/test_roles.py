@@ -238,3 +238,33 @@ def test_a_broken_roles_file_names_the_file_and_the_place(tmp_path):
     with pytest.raises(PlanningError) as caught:
         load_domain_library(tmp_path)
     assert "roles.yaml" in caught.value.message and caught.value.field == "roles.Ops"
+
+
+def test_layer8_or_local_pools_named_in_other_words_do_the_roles_they_fit(settings, library):
+    """A goal without pools, a local pool set in the team's words: engineer work goes to backend_engineer and qa
+    work to qa_engineer (standing in for the roles), not to suggested pools that do not exist."""
+    from planning.allocation import allocate_with_sources
+
+    goal = make_goal("software_delivery", "hierarchical", components=["Orders API"])
+    network = decompose(goal, settings, library)
+    local = [{"type": "backend_engineer", "capacity": 3, "cost_rate": 90}, {"type": "qa_engineer", "capacity": 2},
+             {"type": "barista", "capacity": 1}]
+
+    def role_of(name):
+        fit = library.roles.role_of(name)
+        return fit.role if fit else None
+
+    result = allocate_with_sources(goal, network, settings, local_pools=local, layer8=None, role_of=role_of)
+    rows = result["allocations"]
+    work: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (row["requested_resource"], row["resource"])
+        work[key] = work.get(key, 0) + row["units"] * row["hours"]
+    # (when the fitting pool has no room within a task's float, the allocator leaves that task on the role's
+    # own, assumed pool, as it does for any declared substitute)
+    assert work[("engineer", "backend_engineer")] > 4 * work.get(("engineer", "engineer"), 0)
+    assert work[("qa", "qa_engineer")] > 4 * work.get(("qa", "qa"), 0)
+    assert not {"engineer", "qa"} & {pool["type"] for pool in result["pools"] if pool["source"] == "suggested"}
+    assert result["role_map"]["engineer"]["pools"] == ["backend_engineer"]
+    assert result["role_map"]["engineer"]["unit_hours"]["backend_engineer"] > 0
+    assert "designer" in {pool["type"] for pool in result["pools"]}  # no local designer: the suggestion stays
