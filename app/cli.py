@@ -173,6 +173,10 @@ def _events_app(command: str):
     if not app.config["EVENTS"]["broker_url"]:
         raise CliError(f"{command} needs a broker (CELERY_BROKER_URL or LAYER2_EVENTS_BROKER_URL); in embedded "
                        "mode events stay in the outbox table: layer2-planning events")
+    from app.metrics import exporter_port, start_exporter
+
+    if exporter_port() is not None:  # a pod of its own (Kubernetes): its counters on LAYER2_METRICS_PORT
+        start_exporter(exporter_port())
     return app
 
 
