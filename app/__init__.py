@@ -41,14 +41,14 @@ def create_app(config: dict | None = None) -> Flask:
     celery_init_app(app)
 
     from app import json_input, logs
-    from app.api import health, lifecycle, plans, progress, resources, risks
+    from app.api import health, lifecycle, plans, progress, resources, risks, snapshot
     from app.metrics import init_metrics
     from app.openapi import init_openapi
     from app.problems import register_error_handlers
 
     app.register_blueprint(health.bp)
     api = init_openapi(app)  # /api/v1/openapi.json and /api/v1/docs, from the blueprints' documentation
-    for blueprint in (plans.bp, lifecycle.bp, progress.bp, risks.bp, resources.bp):
+    for blueprint in (plans.bp, lifecycle.bp, progress.bp, risks.bp, resources.bp, snapshot.bp):
         api.register_blueprint(blueprint)
     register_error_handlers(app)  # after flask-smorest's: every error stays an app/problems.py document
     json_input.init_app(app)  # a request body that stops arriving is a 408, not a held thread

@@ -128,6 +128,22 @@ def cancel_plan(plan_id: str):
     return {"id": plan.id, "status": plan.status, "version": version.version, "version_status": version.status}
 
 
+@bp.get("/<plan_id>/resources")
+@operation(query=read.VersionQuery, responses={200: read.PlanResourcesRead}, errors=(404, 422))
+def get_plan_resources(plan_id: str):
+    """The version's allocations, its Layer 8 holds and their state at Layer 8 now (the spec's troubleshooting call)."""
+    from app.layer8 import layer8_client_for
+    from app.services.plan_resources import plan_resources
+
+    plan = _plan_or_404(plan_id)
+    number = version_param("version") or plan.current_version
+    version = lifecycle.version_row(session=db.session, plan_id=plan.id, number=number)
+    head = {"plan_id": plan.id, "status": plan.status, "version": version.version, "version_status": version.status}
+    document = version.document
+    db.session.rollback()  # no transaction stays open while Layer 8 is asked
+    return plan_resources(head=head, document=document, layer8_client=layer8_client_for(current_app))
+
+
 def version_param(name: str) -> int | None:
     """A version number from the query string: None when absent, a 422 naming `name` when not a whole number >= 1."""
     raw = request.args.get(name)

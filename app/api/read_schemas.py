@@ -164,6 +164,32 @@ class PlanRead(ReadSchema):
     warnings = fields.List(fields.String())
 
 
+class HoldRead(ReadSchema):
+    id = _str(required=True, metadata={"description": "the hold's id at Layer 8"})
+    resource = _str(required=True)
+    units = _int(required=True)
+    from_ = _opt(fields.String, data_key="from")
+    to = _opt(fields.String)
+    tasks = fields.List(fields.String(), required=True)
+    layer8 = _object(required=True, metadata={"description": "Layer 8's state of the hold now: checked, status "
+                                                             "(held, confirmed, released, expired, not_found), "
+                                                             "or why it was not asked"})
+
+
+class PlanResourcesRead(ReadSchema):
+    plan_id = _str(required=True)
+    status = _str(required=True)
+    version = _int(required=True)
+    version_status = _str(required=True)
+    allocations = fields.List(fields.Nested(AllocationRead), required=True)
+    allocations_by_status = _object(required=True, values=fields.Integer())
+    holds = fields.List(fields.Nested(HoldRead), required=True)
+    resource_pools = fields.List(_object(), required=True)
+    resource_conflicts = fields.List(_object(), required=True)
+    resource_requests = fields.List(_object(), required=True)
+    layer8 = _object(required=True)
+
+
 class PlanCancelledRead(ReadSchema):
     id = _str(required=True)
     status = _str(required=True)
@@ -404,3 +430,38 @@ class ResourceSetReplacedRead(ReadSchema):
     resources = fields.List(fields.Nested(ResourcePoolRead), required=True)
     changed = fields.List(fields.String(), required=True)
     flagged_plans = fields.List(fields.Raw(), required=True)
+
+
+# --- metrics --------------------------------------------------------------------------------------------------
+
+class LatencyRead(ReadSchema):
+    p50 = _num(required=True)
+    p90 = _num(required=True)
+    p95 = _num(required=True)
+    p99 = _num(required=True)
+    max = _num(required=True)
+    mean = _num(required=True)
+    samples = _int(required=True)
+
+
+class StageFiguresRead(ReadSchema):
+    runs = _object(required=True, values=fields.Integer(), metadata={"description": "stage runs by state"})
+    latency_seconds = fields.Nested(LatencyRead, required=True, allow_none=True,
+                                    metadata={"description": "over the latest 1,000 finished runs; null: none yet"})
+
+
+class QueuesRead(ReadSchema):
+    mode = _str(required=True, validate=validate.OneOf(("broker", "eager", "unavailable")))
+    reason = fields.String()
+    depths = _object(required=True, metadata={"description": "messages waiting per queue: a count, 'eager' "
+                                                             "(embedded: no broker), or null (broker unavailable)"})
+
+
+class MetricsSnapshotRead(ReadSchema):
+    generated_at = _str(required=True)
+    mode = _str(required=True)
+    goals = _object(required=True, values=fields.Integer())
+    plans = _object(required=True)
+    stages = _object(required=True, values=fields.Nested(StageFiguresRead))
+    errors = _object(required=True)
+    queues = fields.Nested(QueuesRead, required=True)
