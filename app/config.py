@@ -44,6 +44,7 @@ ENV_SETTINGS = {
     "PLANNING_REPLAN_CPI_THRESHOLD": ("replan_cpi_threshold", float),
     "PLANNING_REPLAN_DEADLINE_PROBABILITY": ("replan_deadline_probability_threshold", float),
     "PLANNING_SCHEDULE_TIME_LIMIT": ("schedule_time_limit_seconds", float),
+    "PLANNING_REPLAN_TIME_LIMIT": ("replan_time_limit_seconds", float),
     "PLANNING_DOMAINS_DIR": ("domains_dir", str),
 }
 

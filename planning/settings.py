@@ -47,8 +47,12 @@ class PlanningSettings:
     replan_deadline_probability_threshold: float = 0.8
     replan_min_escalation_level: int = 1
     replan_scan_seconds: float = 60.0
-    # Objective units (hours) the replan's stability pass may give up for fewer moved tasks (0: ties only).
-    replan_stability_tolerance: float = 0.0
+    # Objective units (hours) the replan's stability pass may give up for fewer moved tasks (0: ties only):
+    # one working day by default, so a slip is absorbed by moving what it pushes, not by reshuffling the plan.
+    replan_stability_tolerance: float = 8.0
+    # Seconds a replan's schedule stage may take from its start (at most schedule_time_limit_seconds):
+    # it starts from the previous schedule, so it needs far less than planning from nothing.
+    replan_time_limit_seconds: float = 1.5
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -107,6 +111,9 @@ class PlanningSettings:
         if isinstance(self.replan_stability_tolerance, bool) or not isinstance(
                 self.replan_stability_tolerance, int | float) or not 0 <= self.replan_stability_tolerance < 1e6:
             out.append("replan_stability_tolerance must be a number >= 0")
+        if isinstance(self.replan_time_limit_seconds, bool) or not isinstance(
+                self.replan_time_limit_seconds, int | float) or not 0 < self.replan_time_limit_seconds <= 3600:
+            out.append("replan_time_limit_seconds must be between 0 and 3600 seconds")
         if isinstance(self.replan_scan_seconds, bool) or not isinstance(self.replan_scan_seconds, int | float) \
                 or not 1 <= self.replan_scan_seconds <= 86400:
             out.append("replan_scan_seconds must be between 1 and 86400 seconds")

@@ -121,6 +121,35 @@ def _book(core: Core, avail: list[list[int]], j: int, t: int, sign: int) -> None
         row[t : t + d] = [a + sign * r for a in row[t : t + d]]
 
 
+def undisturbed_first(core: Core, order: list[int], wanted: list[int | None], es: list[int]) -> list[int]:
+    """`order` with the tasks the news cannot push placed first: the repair a planner makes by hand.
+
+    Disturbed: a task without a preferred start, or whose preferred start is now too early (a
+    slipped predecessor, a later release), or whose old slot now collides with what the
+    facts hold (a running task that needs longer keeps its people longer), and every task
+    downstream of one. The others come first, in their previous order, so they take back
+    their old slots before a pushed task can claim them; decoding the plain previous order
+    instead lets each pushed task take the next one's slot, and a slip cascades through the
+    resources. Precedence-feasible: a task downstream of a disturbed one is disturbed itself.
+    """
+    facts = fresh_availability(core)
+    for j in range(core.n):
+        if core.fixed[j] is not None and core.dur[j] and core.uses[j]:
+            t, d = core.fixed[j], core.dur[j]
+            if len(facts[0]) < t + d:
+                extend_availability(core, facts, t + d)
+            for k, r in core.uses[j]:
+                facts[k][t : t + d] = [a - r for a in facts[k][t : t + d]]
+    disturbed = [core.fixed[j] is None and (wanted[j] is None or wanted[j] < es[j]
+                                            or not _fits(core, facts, core.uses[j], wanted[j], core.dur[j]))
+                 for j in range(core.n)]
+    for j in core.topo:
+        if disturbed[j]:
+            for q, _ in core.succ[j]:
+                disturbed[q] = True
+    return [j for j in order if not disturbed[j]] + [j for j in order if disturbed[j]]
+
+
 @dataclass(frozen=True)
 class StabilityOutcome:
     start: list[int]
@@ -178,7 +207,7 @@ def stabilize(core: Core, objective: Callable[[list[int]], tuple], preferred: Ma
                        sgs=partial(preferred_sgs, preferred=wanted, latest=latest))
     warm = initial_order(core, {key: value for key, value in preferred.items() if key in core.index})
     by_incumbent = initial_order(core, dict(zip(core.keys, incumbent, strict=True)))
-    best = ga.seed_orders([warm, by_incumbent])
+    best = ga.seed_orders([warm, by_incumbent, undisturbed_first(core, warm, wanted, es)])
     if best.makespan > target and seconds > 0:
         best = ga.run(seconds, target, stall_seconds=STALL_SHARE * seconds)
     solver_score = score(incumbent)

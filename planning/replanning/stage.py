@@ -27,4 +27,5 @@ def replan_tasks(data: StageInput) -> dict:
                           source["status_hours"], data.settings, objective=data.goal.schedule_objective,
                           deadline_hours=deadline_hours(data.goal, calendar_for(data.settings), data.start),
                           logic=source.get("logic", "retained"), not_before=source.get("not_before"),
-                          time_limit=solve_seconds(data))
+                          time_limit=solve_seconds(data, min(data.settings.replan_time_limit_seconds,
+                                                             data.settings.schedule_time_limit_seconds)))

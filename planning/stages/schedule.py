@@ -14,10 +14,11 @@ AFTER_SOLVE_SECONDS_PER_TASK = 0.0003
 MIN_SOLVE_SECONDS = 0.5  # even a stage that loaded slowly gets a schedule worth the name
 
 
-def solve_seconds(data: StageInput) -> float:
-    """The solver's share of the stage's time limit."""
+def solve_seconds(data: StageInput, limit: float | None = None) -> float:
+    """The solver's share of the stage's time `limit` (default: the setting schedule_time_limit_seconds)."""
     reserve = AFTER_SOLVE_SECONDS + AFTER_SOLVE_SECONDS_PER_TASK * len(data.network.tasks)
-    return max(data.seconds_left(data.settings.schedule_time_limit_seconds, reserve), MIN_SOLVE_SECONDS)
+    limit = data.settings.schedule_time_limit_seconds if limit is None else limit
+    return max(data.seconds_left(limit, reserve), MIN_SOLVE_SECONDS)
 
 
 def schedule_tasks(data: StageInput) -> dict:

@@ -146,3 +146,25 @@ def test_pull_back_keeps_the_schedule_valid_and_never_worse(data, rnd):
     assert verify_schedule(data, dict(zip(core.keys, back, strict=True))) == []
     assert makespan(core, back) <= makespan(core, start)
     assert moved_of(core, wanted, back)[1] <= moved_of(core, wanted, start)[1]
+
+
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_undisturbed_first_keeps_the_tasks_the_news_cannot_push(seed):
+    """The repair seed is precedence-feasible, decodes to a valid schedule, moves no more tasks than the old order."""
+    from planning.replanning.stability import undisturbed_first
+
+    data, previous, progress, status = slipped_example(seed)
+    replan = replan_input(previous, data, progress, status)
+    core = replan.data.core
+    wanted = [replan.preferred.get(key) for key in core.keys]
+    es = core.earliest_starts()
+    warm = initial_order(core, {k: v for k, v in replan.preferred.items() if k in core.index})
+    order = undisturbed_first(core, warm, wanted, es)
+    position = {j: p for p, j in enumerate(order)}
+    assert sorted(order) == list(range(core.n))
+    assert all(position[i] < position[j] for i in range(core.n) for j, _ in core.succ[i])
+    start = preferred_sgs(core, order, fresh_availability(core), wanted)
+    assert verify_schedule(replan.data, dict(zip(core.keys, start, strict=True))) == []
+    plain = preferred_sgs(core, warm, fresh_availability(core), wanted)
+    # the slip reaches fewer tasks when the tasks it cannot push take back their slots first
+    assert moved_of(core, wanted, start)[0] <= moved_of(core, wanted, plain)[0]
