@@ -96,6 +96,7 @@ def operation(*, body=None, body_required=True, query=None, responses: dict | No
         if response_headers:
             entry["headers"] = response_headers
         doc["responses"][str(status)] = entry
-    for status in sorted(set(errors) | {503}):
+    # Every operation: 400 for a URL holding NUL (app/json_input.py), 503 when a dependency is down.
+    for status in sorted(set(errors) | {400, 503}):
         doc["responses"][str(status)] = f"Problem{status}"
     return Blueprint.doc(**doc)

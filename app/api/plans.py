@@ -111,7 +111,8 @@ def get_plan(plan_id: str):
 
 
 @bp.delete("/<plan_id>")
-@operation(body=PlanCancel, body_required=False, responses={200: read.PlanCancelledRead}, errors=(400, 404, 409, 422),
+@operation(body=PlanCancel, body_required=False, responses={200: read.PlanCancelledRead},
+           errors=(400, 404, 408, 409, 413, 415, 422),
            headers=ACTOR)
 def cancel_plan(plan_id: str):
     plan = _plan_or_404(plan_id)

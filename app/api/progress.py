@@ -232,7 +232,7 @@ def resolve_issue(issue_id: str):
 
 
 @bp.get("/tasks/<uid>/progress")
-@operation(query=read.AsOfQuery, responses={200: read.TaskProgressRead}, errors=(400, 404, 409, 422))
+@operation(query=read.AsOfQuery, responses={200: read.TaskProgressRead}, errors=(400, 404, 422))
 def get_task_progress(uid: str):
     """One task: its state and events, planned vs actual, float left, whether it is critical now."""
     as_of = _as_of()
