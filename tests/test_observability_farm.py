@@ -186,7 +186,7 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
 def test_flower_started_as_the_procfile_starts_it(api_server, farm_env, start_worker, tmp_path):
     """Flower (the Procfile's line) asks for its basic auth login, lists a worker of every queue, shows a task
     of every stage ended SUCCESS, the failed plan's decompose ended FAILURE, the queued stage of a plan
-    cancelled REVOKED, and no task left STARTED."""
+    cancelled REVOKED, and no task left STARTED; a worker stopped is shown offline."""
     config = tmp_path / "small.toml"
     config.write_text(SMALL_LIMIT_TOML)
     # The risk stage takes 2 s, so a plan posted right after another waits in the queue long enough to cancel.
@@ -229,6 +229,11 @@ def test_flower_started_as_the_procfile_starts_it(api_server, farm_env, start_wo
                     and not any(state in ("STARTED", "RECEIVED", "PENDING") for _, state in states))
 
         tasks = _until(lambda: requests.get(f"{base}/api/tasks", auth=login, timeout=10), tasks_settled, log_path)
+        # A worker that stops says so (worker-offline): Flower's status shows it no longer alive.
+        worker.stop()
+        _until(lambda: requests.get(f"{base}/api/workers?status=1", auth=login, timeout=10),
+               lambda r: r.status_code == 200 and [alive for name, alive in r.json().items()
+                                                   if name.startswith(worker.name)] == [False], log_path)
     finally:
         os.killpg(flower.pid, signal.SIGTERM)
         flower.wait(timeout=20)
