@@ -55,11 +55,13 @@ class Gunicorn:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                requests.get(f"{self.base_url}/health/planner", timeout=5)
-                return
+            try:  # every worker booted: each counts itself in layer2_processes{kind="api"} once it has
+                response = requests.get(f"{self.base_url}/metrics", timeout=5)
+                if f'layer2_processes{{kind="api"}} {workers:.1f}' in response.text:
+                    return
             except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
