@@ -46,7 +46,7 @@ def test_request_id_is_echoed_or_made(client):
 
 def test_stage_log_lines_carry_the_request_and_plan_ids(client, example_goal, json_logs, capsys):
     """In JSON, the log lines of a POST's stages (run inside it, eager) carry its request id and the plan id;
-    an alert-level risk is a WARNING; the ids are gone once the request ends."""
+    alert-level risks and resource conflicts are WARNINGs; the ids are gone once the request ends."""
     response = client.post("/api/v1/plans", json=example_goal, headers={"X-Request-ID": "req-logs-1"})
     plan_id = response.get_json()["id"]
     logging.getLogger("tests.after").warning("after the request")
@@ -56,6 +56,8 @@ def test_stage_log_lines_carry_the_request_and_plan_ids(client, example_goal, js
     assert made[0]["level"] == "INFO" and made[0]["task"] == "layer2.finalize" and made[0]["time"]
     alerts = [line for line in lines if "has risks at alert level" in line["message"]]
     assert alerts and all(line["level"] == "WARNING" and line["plan_id"] == plan_id for line in alerts)
+    conflicts = [line for line in lines if "resource conflict" in line["message"]]  # an engineer short
+    assert conflicts and all(line["level"] == "WARNING" and line["plan_id"] == plan_id for line in conflicts)
     received = [line for line in lines if line["message"].startswith("goal received")]
     assert received and received[0]["request_id"] == "req-logs-1"
     (after,) = [line for line in lines if line["logger"] == "tests.after"]

@@ -284,6 +284,12 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
         if output.get("risk_alerts"):
             log.warning("plan %s version %s has risks at alert level: %s", plan_id, data.version,
                         ", ".join(str(alert) for alert in output["risk_alerts"]))
+        unresolved = [c for c in output.get("resource_conflicts") or () if c.get("resolution") != "levelled"]
+        if unresolved:
+            log.warning("plan %s version %s has %d resource conflict(s) the schedule could not level: %s", plan_id,
+                        data.version, len(unresolved), "; ".join(
+                            f"{c.get('resource')} {c.get('from')}..{c.get('to')} (demand {c.get('demand')}, "
+                            f"available {c.get('available')})" for c in unresolved))
     return StageOutcome.CONTINUE
 
 
