@@ -23,6 +23,9 @@ from scheduling.sgs import earliest_fit, extend_availability, fresh_availability
 
 #: Without a new best for this share of its time (or 40 generations), the pass stops.
 STALL_SHARE = 0.3
+#: A small population: the pass has a second or so, and the engine's 200 (for 50+ tasks) took all
+#: of it to seed, so it stalled before its first generation (bench/replan.py: 110 of 139 moved at 1.5 s).
+POPULATION = 30
 #: The final pull-back may run past the pass's time by at most this (it is one or a few sweeps).
 PULL_BACK_SECONDS = 1.0
 
@@ -203,7 +206,7 @@ def stabilize(core: Core, objective: Callable[[list[int]], tuple], preferred: Ma
     target = (0, floor, len(forced), sum(e - w for w, e in forced))
     horizon = makespan_of(floor) if makespan_of is not None else None
     latest = core.latest_starts(int(horizon)) if horizon is not None else None
-    ga = GeneticSearch(core, fresh_availability(core), seed=seed, score=score, justified=False,
+    ga = GeneticSearch(core, fresh_availability(core), seed=seed, score=score, justified=False, population=POPULATION,
                        sgs=partial(preferred_sgs, preferred=wanted, latest=latest))
     warm = initial_order(core, {key: value for key, value in preferred.items() if key in core.index})
     by_incumbent = initial_order(core, dict(zip(core.keys, incumbent, strict=True)))
