@@ -84,6 +84,7 @@ def run_stage(name: str, version_id: int, *, settings: PlanningSettings, worker:
         return begun
     run_id, goal_document, facts, mode = begun
     stage = stage.for_mode(mode)  # a version of another mode (a replan) may run another function
+    log.debug("stage %s of version %s (mode %s): running, stage run %s", name, version_id, mode, run_id)
     try:
         data = StageInput(goal=PlanningGoal.from_dict(goal_document), settings=settings, started=started, **facts)
         if stage.gather is not None:
@@ -276,6 +277,7 @@ def _save(stage: Stage, version_id: int, run_id: int, output: dict, started: flo
         _mark_run(run_id, "duplicate", "another delivery saved this stage first", started)
         return StageOutcome.CONTINUE
     stage_saved(stage.name, duration, output)
+    log.debug("stage %s of version %s: saved in %.3f s", stage.name, version_id, duration)
     if stage.writes_document:
         queued_at = queued_at if queued_at.tzinfo else queued_at.replace(tzinfo=now.tzinfo)  # SQLite: naive UTC
         plan_made(output, (now - queued_at).total_seconds())
