@@ -14,6 +14,7 @@ import logging
 from celery import shared_task
 from flask import current_app
 
+from app import logs
 from app.extensions import db
 from app.services import replanning
 from app.services.pipeline import TRANSIENT_ERRORS, first_unfinished_stage
@@ -46,6 +47,7 @@ def send_chain(started: replanning.ReplanStart) -> None:
 @shared_task(name="layer2.replan", queue="replan", bind=True, acks_late=True, reject_on_worker_lost=True,
              max_retries=8)
 def replan(self, plan_id: str, trigger_id: int) -> int | None:
+    logs.bind(plan_id=plan_id)  # its log lines and its chain's name the plan (unbound after the task)
     try:
         started = replanning.start_replan(session=db.session, plan_id=plan_id, trigger_id=trigger_id,
                                           testonly_delay=_testonly_delay("replan"))
