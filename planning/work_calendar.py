@@ -21,4 +21,6 @@ def deadline_hours(goal: Goal, calendar: WorkCalendar, start: date) -> int | Non
     if goal.deadline is None:
         return None
     end_of_day = datetime.combine(goal.deadline + timedelta(days=1), time(0, 0))
+    if end_of_day.date() < start:  # the deadline passed before the project starts: no working hour is left
+        return 0
     return calendar.to_work_hours(start, end_of_day)

@@ -173,3 +173,14 @@ def test_plan_resources_without_layer8(client, planned):
     view = client.get(f"/api/v1/plans/{planned}/resources").get_json()
     assert view["allocations"] and view["holds"] == [] and view["layer8"]["configured"] is False
     assert sum(view["allocations_by_status"].values()) == len(view["allocations"])
+
+
+def test_a_deadline_already_past_is_planned_not_an_internal_error(client):
+    """A goal with no start whose deadline has passed: planned against a deadline 0 h away (the schedule stage
+    crashed with ValueError 'moment is before the project start' and the plan failed; found by schemathesis)."""
+    goal = {key: value for key, value in load_example().items() if key != "start"}
+    answer = client.post("/api/v1/plans", json={**goal, "deadline": "2000-01-01"})
+    assert answer.status_code == 202
+    plan = client.get(f"/api/v1/plans/{answer.get_json()['id']}").get_json()
+    assert plan["version_status"] == "ready", plan.get("error")
+    assert plan["schedule_risk"]["deadline_hours"] == 0 and plan["schedule_risk"]["deadline_probability"] == 0
