@@ -107,7 +107,8 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
                                                                               tmp_path):
     """gunicorn (2 workers) and a Celery worker share a multiprocess directory: after real work every spec
     metric is there, the counts equal the plans made (worker-side counters included), and six scrapes (served
-    by either gunicorn worker) agree and count both gunicorn workers; a pool child killed -9 leaves the live
+    by either gunicorn worker, or by the worker's and gunicorn master's exporters on LAYER2_METRICS_PORT) agree
+    and count both gunicorn workers; a pool child killed -9 leaves the live
     sums and not the counts; every process that exits is marked dead. The worker's JSON log lines carry the
     request id sent to the API and the plan id, for every stage, and the failed plan is logged at ERROR."""
     metrics_dir = tmp_path / "metrics"
@@ -115,8 +116,10 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
     config = tmp_path / "small.toml"
     config.write_text(SMALL_LIMIT_TOML)
     shared = {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "LOG_FORMAT": "json"}
-    worker = start_worker("metrics", **shared, LAYER2_CONFIG_FILE=str(config))
-    api = Gunicorn({**farm_env, **shared}, tmp_path)
+    # The exporters of a pod of their own (LAYER2_METRICS_PORT): the worker's main process, gunicorn's master.
+    worker_port, master_port = farm.free_port(), farm.free_port()
+    worker = start_worker("metrics", **shared, LAYER2_CONFIG_FILE=str(config), LAYER2_METRICS_PORT=worker_port)
+    api = Gunicorn({**farm_env, **shared, "LAYER2_METRICS_PORT": str(master_port)}, tmp_path)
     try:
         posted: dict[str, str] = {}  # plan id -> request id
         for index, goal in enumerate([GOOD_GOAL, GOOD_GOAL, GOOD_GOAL, FAILING_GOAL]):
@@ -133,6 +136,7 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
         assert len(made) == 3 and len(failed) == 1, {pid: (p["status"], p.get("error")) for pid, p in plans.items()}
 
         scrapes = [_scrape(api.base_url) for _ in range(6)]
+        exporters = [_scrape(f"http://127.0.0.1:{port}") for port in (worker_port, master_port)]
         # A pool child killed with SIGKILL (no exit hook runs): its replacement marks it dead as it starts, so
         # the live gauges count the processes alive while the dead one's counters stay counted.
         killed = worker.kill_pool_child()
@@ -166,7 +170,7 @@ def test_metrics_of_every_process_add_up_and_logs_carry_request_and_plan_ids(far
     assert expected["layer2_resource_allocations_successful_total"] > 0
     assert _total(first, 'layer2_stage_duration_seconds_count{"stage": "finalize"}') == 3
     spec_keys = sorted(key for key in first if key.startswith(SPEC_METRICS) or key.startswith("layer2_stage_"))
-    for scrape in [*scrapes[1:], after_kill]:
+    for scrape in [*scrapes[1:], after_kill, *exporters]:
         assert {key: scrape.get(key) for key in spec_keys} == {key: first[key] for key in spec_keys}
     for scrape in scrapes:  # both gunicorn workers and the pool child are in every scrape's sums
         assert _total(scrape, 'layer2_processes{"kind": "api"}') == 2
