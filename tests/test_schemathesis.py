@@ -89,6 +89,21 @@ def _report_reached(base_url: str, seen: set) -> None:
           f"not reached: {sorted(documented - seen)}")
 
 
+def _no_stage_crashed(base_url: str) -> None:
+    """A goal the API took must not crash a stage: no failed plan says "internal error" (each failed plan's
+    reason is a planning verdict, such as an infeasible schedule)."""
+    url, crashed = f"{base_url}/api/v1/plans?status=failed&limit=1000", []
+    while url:
+        answer = requests.get(url, timeout=30)
+        for plan in answer.json()["plans"]:
+            error = requests.get(f"{base_url}/api/v1/plans/{plan['id']}", timeout=30).json().get("error") or ""
+            if "internal error" in error:
+                crashed.append((plan["id"], error))
+        link = answer.headers.get("Link")
+        url = f"{base_url}{link.split('>')[0].lstrip('<')}" if link else None
+    assert not crashed, crashed
+
+
 def test_schemathesis_on_the_embedded_app(embedded_app, tmp_path):
     """Embedded (SQLite, eager): no 5xx, every answer as documented, every documented status reached."""
     seen = _record_statuses(embedded_app)
@@ -98,6 +113,7 @@ def test_schemathesis_on_the_embedded_app(embedded_app, tmp_path):
             f"{server.base_url}/api/v1/plans/{plan_id}", timeout=10).json())
         _run_schemathesis(server.base_url, ids, tmp_path / "schemathesis.json")
         _report_reached(server.base_url, seen)
+        _no_stage_crashed(server.base_url)
     finally:
         server.stop()
 
@@ -112,5 +128,6 @@ def test_schemathesis_on_the_farm(farm_app, start_worker, tmp_path):
         ids = _seed(server.base_url, wait=lambda plan_id: farm.wait_for_plan(server.base_url, plan_id))
         _run_schemathesis(server.base_url, ids, tmp_path / "schemathesis.json")
         _report_reached(server.base_url, seen)
+        _no_stage_crashed(server.base_url)
     finally:
         server.stop()
