@@ -51,7 +51,7 @@ ENV_SETTINGS = {
 
 ENV_KEYS = {
     "DATABASE_URL", "CELERY_BROKER_URL", "CELERY_KEY_PREFIX", "CELERY_VISIBILITY_TIMEOUT", "LAYER8_BASE_URL",
-    "LAYER8_CACHE_TTL_SECONDS", "LAYER8_TIMEOUT_SECONDS",
+    "LAYER8_CACHE_TTL_SECONDS", "LAYER8_TIMEOUT_SECONDS", "LAYER3_BASE_URL", "LAYER3_TIMEOUT_SECONDS",
     "LAYER2_CONFIG_FILE", "LAYER2_HOME", "LAYER2_MAX_GOAL_BYTES", "LAYER2_RESUME_STALLED_AFTER",
     "LAYER2_TESTONLY_STAGE_DELAY", "LAYER2_TESTONLY_STAGE_CRASH", *ENV_SETTINGS,
     "LOG_FORMAT", "LOG_LEVEL",
@@ -182,6 +182,11 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         raise ConfigError(f"LAYER8_BASE_URL must be an http(s) URL, got {layer8!r}")
     layer8_cache_ttl = _seconds(env, "LAYER8_CACHE_TTL_SECONDS", "60", allow_zero=True)
     layer8_timeout = _seconds(env, "LAYER8_TIMEOUT_SECONDS", "2", allow_zero=False)
+    # Layer 3 (validation, docs/layer3-contract.md): unset, plans are not sent for validation and say so.
+    layer3 = env.get("LAYER3_BASE_URL") or None
+    if layer3 and not layer3.startswith(("http://", "https://")):
+        raise ConfigError(f"LAYER3_BASE_URL must be an http(s) URL, got {layer3!r}")
+    layer3_timeout = _seconds(env, "LAYER3_TIMEOUT_SECONDS", "5", allow_zero=False)
     planning_settings = build_planning_settings(env)
     visibility_timeout, stage_limits = _visibility_and_stage_limits(env, planning_settings)
 
@@ -210,6 +215,8 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
         "LAYER8_BASE_URL": layer8,
         "LAYER8_CACHE_TTL_SECONDS": layer8_cache_ttl,
         "LAYER8_TIMEOUT_SECONDS": layer8_timeout,
+        "LAYER3_BASE_URL": layer3,
+        "LAYER3_TIMEOUT_SECONDS": layer3_timeout,
         "PLANNING": planning_settings,
         "STAGE_TIME_LIMITS": stage_limits,
         "MAX_CONTENT_LENGTH": int(env.get("LAYER2_MAX_GOAL_BYTES", 4_000_000)),

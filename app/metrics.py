@@ -74,6 +74,9 @@ INTEGRATION_ERROR_KINDS = ("timeout", "connection", "server_error", "malformed",
 for _operation in LAYER8_OPERATIONS:
     for _kind in INTEGRATION_ERROR_KINDS:
         INTEGRATION_ERRORS.labels(system="layer8", operation=_operation, kind=_kind)
+for _operation in ("validate", "health"):  # Layer 3 (app/layer3/client.py)
+    for _kind in INTEGRATION_ERROR_KINDS:
+        INTEGRATION_ERRORS.labels(system="layer3", operation=_operation, kind=_kind)
 for _state in ("approved", "executing", "completed"):  # the states a plan takes feedback in, or reaches by it
     PLAN_PROGRESS.labels(state=_state)
 
