@@ -85,6 +85,12 @@ def _schedule_limit(settings: PlanningSettings) -> float:
     return 2 * settings.schedule_time_limit_seconds + 10
 
 
+def _validate_limit(settings: PlanningSettings) -> float:
+    # Layer 3's answer (three attempts of LAYER3_TIMEOUT_SECONDS, 5 s by default, with backoff), then, when it
+    # adds tasks, the schedule and the document again (as the schedule and finalize stages).
+    return _schedule_limit(settings) + 40
+
+
 REGISTRY: tuple[Stage, ...] = (
     Stage("risk", "planning.stages.risk:assess_goal_risks", reads=(), time_limit=_fixed(10)),
     Stage("decompose", "planning.stages.decompose:decompose_goal", reads=(), time_limit=_fixed(20),
@@ -96,11 +102,19 @@ REGISTRY: tuple[Stage, ...] = (
     Stage("schedule", "planning.stages.schedule:schedule_tasks", reads=("decompose", "allocate"),
           time_limit=_schedule_limit,
           modes=(("replan", StageMode("planning.replanning.stage:replan_tasks", gather=stage_io.gather_replan)),)),
-    # Layer 8 holds are made here, for the days the schedule gives each task (docs/layer8-contract.md).
+    # The plan document, from every earlier result: the whole-plan risk assessment and Monte Carlo.
     Stage("finalize", "planning.stages.finalize:finalize_plan", reads=("risk", "decompose", "allocate", "schedule"),
-          time_limit=_fixed(20), effect=stage_io.hold_scheduled_with_layer8, undo=stage_io.release_document_holds,
-          save_rows=stage_io.save_risk_rows, writes_document=True,
-          modes=(("replan", StageMode("planning.stages.finalize:finalize_replan", gather=stage_io.gather_replan,
+          time_limit=_fixed(20),
+          modes=(("replan", StageMode("planning.stages.finalize:finalize_replan", gather=stage_io.gather_replan)),)),
+    # Layer 3's verdict on that document (docs/layer3-contract.md): its requirements scheduled in, its findings
+    # made risks; then the Layer 8 holds, for the days the final schedule gives each task (docs/layer8-contract.md),
+    # and the version is ready. With LAYER3_BASE_URL unset nothing is asked and the document says so.
+    Stage("validate", "planning.stages.validate:validate_plan",
+          reads=("risk", "decompose", "allocate", "schedule", "finalize"), time_limit=_validate_limit,
+          gather=stage_io.gather_validation, effect=stage_io.hold_scheduled_with_layer8,
+          undo=stage_io.release_document_holds, save_rows=stage_io.save_validation_rows, writes_document=True,
+          modes=(("replan", StageMode("planning.stages.validate:validate_replan",
+                                      gather=stage_io.gather_replan_validation,
                                       effect=stage_io.replace_layer8_holds)),)),
 )
 

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = os.environ.get("LAYER2_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("LAYER2_TEST_REDIS", "redis://127.0.0.1:6379/0")
-ALL_QUEUES = "risk,decompose,allocate,schedule,finalize,replan"
+ALL_QUEUES = "risk,decompose,allocate,schedule,finalize,validate,replan"
 
 
 def services_available() -> tuple[bool, str]:

@@ -37,7 +37,7 @@ def test_every_stage_function_resolves_and_is_pure_code():
 
 def test_chain_can_start_at_any_stage():
     """A replan's chain starts at allocate and runs to the end."""
-    assert [stage.name for stage in stages_from("allocate")] == ["allocate", "schedule", "finalize"]
+    assert [stage.name for stage in stages_from("allocate")] == ["allocate", "schedule", "finalize", "validate"]
     assert stages_from(STAGE_NAMES[0]) == REGISTRY
     assert get_stage("schedule").task_name == "layer2.schedule"
 

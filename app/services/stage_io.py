@@ -30,8 +30,8 @@ def gather_allocation_sources(data: StageInput) -> dict:
 
 
 def hold_scheduled_with_layer8(output: dict, data: StageInput) -> dict:
-    """Stage `finalize`'s effect: hold and confirm at Layer 8, for the days each task is scheduled, what the plan
-    takes from it. The rows Layer 8 holds say those days in `from`/`to`; the task rows follow the plan's rows."""
+    """Stage `validate`'s effect (the last stage): hold and confirm at Layer 8, for the days each task is scheduled,
+    what the plan takes from it. The rows Layer 8 holds say those days in `from`/`to`; the task rows follow the plan's rows."""
     for row in output["allocations"]:
         if row["status"] == "requested" or (row.get("source") == "layer8" and row["status"] == "planned"):
             row["from"] = datetime.fromisoformat(row["start"]).date().isoformat()
@@ -79,7 +79,7 @@ def _replan_facts(data: StageInput):
 
 
 def release_document_holds(output: dict, data: StageInput) -> None:
-    """The plan was cancelled (or failed) while finalize held capacity for it: those holds are released."""
+    """The plan was cancelled (or failed) while validate held capacity for it: those holds are released."""
     from app.services.resources import _release_quietly
 
     client = layer8_client_for(current_app)
@@ -91,7 +91,7 @@ def release_document_holds(output: dict, data: StageInput) -> None:
 
 
 def replace_layer8_holds(output: dict, data: StageInput) -> dict:
-    """Stage `finalize`'s effect in a replan: the new version's holds are made (as for any version, for its
+    """Stage `validate`'s effect in a replan: the new version's holds are made (as for any version, for its
     scheduled dates), then the replaced version's are released."""
     from app.services.resources import _release_quietly, version_holds
 
@@ -137,3 +137,36 @@ def gather_replan(data: StageInput) -> dict:
     db.session.rollback()  # reads only: end the transaction before the solver runs
     return {"replan": {"previous_schedule": previous, "progress": progress, "status_hours": status_hours,
                        "risk_progress": risk_progress}}
+
+
+# -- Layer 3 validation (stage `validate`; docs/layer3-contract.md) ---------------------------------------
+
+def gather_validation(data: StageInput) -> dict:
+    """`sources["layer3"]` for planning.stages.validate: Layer 3's checked answer on finalize's document, or why
+    there is none (not configured: no call at all; unavailable: the failure, which never fails the plan)."""
+    from app.layer3 import Layer3Error, layer3_client_for
+    from planning.validation import validation_request
+
+    client = layer3_client_for(current_app)
+    if client is None:
+        return {"layer3": {"state": "not_configured"}}
+    request = validation_request(data.result("finalize"), plan_id=data.plan_id, version=data.version)
+    db.session.rollback()  # no transaction stays open across the call to Layer 3
+    try:
+        answer = client.validate(request)
+    except Layer3Error as error:
+        return {"layer3": {"state": "unavailable", "reason": f"Layer 3 could not validate the plan ({error})"}}
+    return {"layer3": {"state": "answered", "answer": answer}}
+
+
+def gather_replan_validation(data: StageInput) -> dict:
+    """A replanned version's validation: the replan's sources too (its requirements are scheduled as it was)."""
+    return {**gather_replan(data), **gather_validation(data)}
+
+
+def save_validation_rows(session: Session, version_id: int, output: dict, data: StageInput) -> None:
+    """The risks' rows (finalize's and Layer 3's findings), and a task row for each task Layer 3 required."""
+    save_risk_rows(session, version_id, output, data)
+    added = [task for task in output["tasks"] if str(task.get("origin", "")).startswith("layer3:")]
+    if added:
+        save_task_rows(session, version_id, {"tasks": added}, data)
