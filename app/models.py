@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.security.context import current_remote_addr, current_request_id, current_tenant
 
 # The lifecycle's states and transitions: one table, planning/lifecycle.py (re-exported here).
 from planning.lifecycle import PLAN_STATES, VERSION_DONE_STATES, VERSION_STATES  # noqa: F401
@@ -38,6 +39,8 @@ class Goal(db.Model):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(sa.String(500))
     document: Mapped[dict] = mapped_column(JSONDocument)
+    # The caller's tenant (app/security): never from the body.
+    tenant: Mapped[str] = mapped_column(sa.String(100), default=current_tenant, server_default="default")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
@@ -47,6 +50,9 @@ class Plan(db.Model):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     goal_id: Mapped[str] = mapped_column(sa.ForeignKey("goals.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
+    # The tenant of the caller who submitted it (app/security): its tasks, risks, issues and feedback are the
+    # tenant's too; another tenant's caller gets a 404.
+    tenant: Mapped[str] = mapped_column(sa.String(100), default=current_tenant, server_default="default", index=True)
     current_version: Mapped[int] = mapped_column(sa.Integer, default=1)
     # The approved version: what progress is measured against (docs/lifecycle.md).
     baseline_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
@@ -199,6 +205,17 @@ class AuditEntry(db.Model):
     entity_id: Mapped[str] = mapped_column(sa.String(100), index=True)
     before_digest: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     after_digest: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    # From the request (app/security/context.py) whatever statement inserts the row; NULL outside a request.
+    tenant: Mapped[str | None] = mapped_column(sa.String(100), default=current_tenant, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(sa.String(200), default=current_request_id, nullable=True)
+    remote_addr: Mapped[str | None] = mapped_column(sa.String(64), default=current_remote_addr, nullable=True)
+    # The hash chain, set by the database's trigger (migrations/versions/0008_security.py): the row's place in
+    # the chain, the previous row's hash, and sha256 over both and this row's fields. Append-only: the trigger
+    # refuses UPDATE and DELETE.
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True,
+                                            unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class ResourcePoolRecord(db.Model):
@@ -379,3 +396,32 @@ class InboxMessage(db.Model):
     outcome: Mapped[str] = mapped_column(sa.String(20))  # applied | dead_lettered
     result: Mapped[dict | None] = mapped_column(JSONDocument, nullable=True)
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(db.Model):
+    """An API key (app/security/keys.py): only its lookup prefix and sha256 are stored; the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    tenant: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+
+
+class PlanAccess(db.Model):
+    """A plan's ACL: when a plan has rows here, only the named owners and teams of its tenant (and the tenant's
+    admins) see it; a plan without rows is open to its whole tenant."""
+
+    __tablename__ = "plan_access"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "kind", "name", name="uq_plan_access"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[str] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(10))  # owner | team
+    name: Mapped[str] = mapped_column(sa.String(200))
