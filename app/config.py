@@ -57,6 +57,9 @@ ENV_KEYS = {
     "LOG_FORMAT", "LOG_LEVEL",
     "LAYER2_EVENTS_BROKER_URL", "LAYER2_EVENTS_EXCHANGE", "LAYER2_RELAY_BATCH", "LAYER2_RELAY_POLL_SECONDS",
     "LAYER2_OUTBOX_RETENTION_DAYS", "LAYER2_TESTONLY_RELAY_CRASH",
+    *("LAYER2_JWT_ALGORITHMS", "LAYER2_JWT_PUBLIC_KEY", "LAYER2_JWT_PUBLIC_KEY_FILE", "LAYER2_JWT_JWKS_URL",
+      "LAYER2_JWT_AUDIENCE", "LAYER2_JWT_ISSUER", "LAYER2_JWT_LEEWAY_SECONDS", "LAYER2_METRICS_TOKEN",
+      "LAYER2_RATE_LIMIT", "LAYER2_RATE_LIMIT_STORAGE_URL"),  # security (app/security, docs/security.md)
 }
 ENV_KEYS |= set(TIMEOUT_ENV)  # database and broker wait limits (app/timeouts.py)
 
@@ -244,6 +247,7 @@ def load_config(overrides: dict | None = None, env: dict[str, str] | None = None
     config["CELERY"]["broker_transport_options"].update(broker_transport_options(timeouts))
     config["CELERY"]["task_publish_retry_policy"] = publish_retry_policy()
     config["EVENTS"] = _events_config(env, broker_url, config["CELERY"]["broker_transport_options"])
+    config["SECURITY"] = _security_config(env, broker_url)
     config.update(overrides)
     _check_domain_library(config["PLANNING"])
     return config
@@ -273,6 +277,53 @@ def _events_config(env: dict[str, str], broker_url: str | None, transport_option
         "outbox_retention_days": _seconds(env, "LAYER2_OUTBOX_RETENTION_DAYS", "7", allow_zero=True),
         # Test-only: the relay process dies after publishing a batch, before marking it sent. Never set in production.
         "testonly_crash": env.get("LAYER2_TESTONLY_RELAY_CRASH", "") == "1",
+    }
+
+
+# JWTs are verified with a public key only: no HMAC (a public key taken as a shared secret) and never `none`.
+JWT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+
+
+def _security_config(env: dict[str, str], broker_url: str | None) -> dict:
+    """Authentication and limits (docs/security.md): the JWT verifier's settings, the /metrics token, rate limits."""
+    algorithms = tuple(a.strip() for a in (env.get("LAYER2_JWT_ALGORITHMS") or "RS256").split(",") if a.strip())
+    for algorithm in algorithms:
+        if algorithm not in JWT_ALGORITHMS:
+            raise ConfigError(f"LAYER2_JWT_ALGORITHMS: {algorithm!r} is not allowed (one of {', '.join(JWT_ALGORITHMS)}"
+                              "; HMAC and none are refused)")
+    public_key = env.get("LAYER2_JWT_PUBLIC_KEY") or None
+    if env.get("LAYER2_JWT_PUBLIC_KEY_FILE"):
+        try:
+            public_key = Path(env["LAYER2_JWT_PUBLIC_KEY_FILE"]).read_text()
+        except OSError as error:
+            raise ConfigError(f"LAYER2_JWT_PUBLIC_KEY_FILE: cannot read it: {error.strerror}") from None
+    jwks_url = env.get("LAYER2_JWT_JWKS_URL") or None
+    if jwks_url and not jwks_url.startswith(("http://", "https://")):
+        raise ConfigError(f"LAYER2_JWT_JWKS_URL must be an http(s) URL, got {jwks_url!r}")
+    if public_key and jwks_url:
+        raise ConfigError("set LAYER2_JWT_PUBLIC_KEY(_FILE) or LAYER2_JWT_JWKS_URL, not both")
+    if public_key and "PRIVATE KEY" in public_key:
+        raise ConfigError("LAYER2_JWT_PUBLIC_KEY holds a private key: give the public key")
+    issuer = env.get("LAYER2_JWT_ISSUER") or None
+    if (public_key or jwks_url) and not issuer:
+        raise ConfigError("LAYER2_JWT_ISSUER is required when JWTs are accepted (LAYER2_JWT_PUBLIC_KEY or _JWKS_URL)")
+    rate_limit = env.get("LAYER2_RATE_LIMIT") or "600/minute"
+    try:
+        from limits import parse_many
+
+        parse_many(rate_limit)
+    except ValueError:
+        raise ConfigError(f"LAYER2_RATE_LIMIT={rate_limit!r} is not a rate limit like 600/minute") from None
+    storage = env.get("LAYER2_RATE_LIMIT_STORAGE_URL") or (
+        broker_url if broker_url and broker_url.startswith(("redis://", "rediss://")) else "memory://")
+    return {
+        "jwt": {"enabled": bool(public_key or jwks_url), "algorithms": algorithms, "public_key": public_key,
+                "jwks_url": jwks_url, "audience": env.get("LAYER2_JWT_AUDIENCE") or "layer2-planning",
+                "issuer": issuer, "leeway": _seconds(env, "LAYER2_JWT_LEEWAY_SECONDS", "30", allow_zero=True)},
+        # /metrics answers loopback callers, and any caller sending `Authorization: Bearer <token>` when set.
+        "metrics_token": env.get("LAYER2_METRICS_TOKEN") or None,
+        "rate_limit": rate_limit,
+        "rate_limit_storage": storage,
     }
 
 
