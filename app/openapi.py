@@ -5,6 +5,10 @@ schemas; nothing here parses a request: bodies are still read by app/json_input.
 by the views themselves, so the documented contract and the 4xx codes stay as they were.
 The Swagger UI assets come from the swagger-ui-bundle package and are served by the app, so
 the docs page works without internet access.
+
+A new /api/v1 view takes `@operation(...)` under its route decorator; tests/test_openapi.py fails
+while a route is missing from the document, and tests/test_openapi_statuses.py while a documented
+status has no request that brings it.
 """
 
 from __future__ import annotations
