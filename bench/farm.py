@@ -541,7 +541,7 @@ def main() -> int:
     db_url = args.pg_admin.rsplit("/", 1)[0] + "/" + db_name
     log_dir = Path(tempfile.mkdtemp(prefix="layer2-bench-"))
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", "DATABASE_URL": db_url,
-           "CELERY_BROKER_URL": args.redis, "CELERY_KEY_PREFIX": prefix, "PORT": str(port),
+           "CELERY_BROKER_URL": args.redis, "CELERY_KEY_PREFIX": prefix, "API_PORT": str(port),
            "FLOWER_PORT": str(free_port())}
     env.update(item.split("=", 1) for item in args.env)
     base, farm, conn, ok = f"http://127.0.0.1:{port}", None, None, False
