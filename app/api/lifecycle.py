@@ -45,6 +45,9 @@ class PlanApprove(Schema):
     comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     # The version the approver looked at: refused (409) if the plan has moved on since.
     version = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+    override_validation = fields.Boolean(load_default=False, metadata={
+        "description": "approve a version Layer 3 could not validate (`validation.state` unavailable); "
+                       "without it such an approval is refused (409)"})
 
 
 class PlanReject(Schema):
@@ -95,18 +98,21 @@ class DiffQuery(Schema):
 
 
 @bp.post("/<plan_id>/approve")
-@operation(body=PlanApprove, body_required=False, responses={200: read.DecisionRead},
+@operation(summary="Approve the ready version: it becomes the baseline", body=PlanApprove, body_required=False,
+           responses={200: read.DecisionRead},
            errors=(400, 404, 408, 409, 413, 415, 422), headers=ACTOR)
 def approve(plan_id: str):
     _plan_or_404(plan_id)
     options = _load(APPROVE_SCHEMA)
     decision = lifecycle.approve_plan(session=db.session, plan_id=plan_id, actor=actor(),
-                                      comment=options["comment"], version=options["version"])
+                                      comment=options["comment"], version=options["version"],
+                                      override_validation=options["override_validation"])
     return _decision_body(decision)
 
 
 @bp.post("/<plan_id>/reject")
-@operation(body=PlanReject, responses={200: read.DecisionRead}, errors=(400, 404, 408, 409, 413, 415, 422),
+@operation(summary="Reject the ready version, with a reason", body=PlanReject,
+           responses={200: read.DecisionRead}, errors=(400, 404, 408, 409, 413, 415, 422),
            headers=ACTOR)
 def reject(plan_id: str):
     _plan_or_404(plan_id)
@@ -162,7 +168,8 @@ def versions(plan_id: str):
 
 
 @bp.get("/<plan_id>/diff")
-@operation(query=DiffQuery, responses={200: read.DiffRead}, errors=(400, 404, 409, 422))
+@operation(summary="What changed between two versions", query=DiffQuery,
+           responses={200: read.DiffRead}, errors=(400, 404, 409, 422))
 def diff(plan_id: str):
     plan = _plan_or_404(plan_id)
     before, after = version_param("from"), version_param("to")
@@ -198,6 +205,13 @@ def _version_mismatch(error: lifecycle.VersionMismatch):
 def _not_replannable(error: NotReplannable):
     return problem_response(409, "not-replannable", "The plan cannot be replanned", str(error),
                             extra={"current_state": error.current, "allowed": list(error.allowed)})
+
+
+@bp.app_errorhandler(lifecycle.ValidationBlocksApproval)
+def _validation_blocks(error: lifecycle.ValidationBlocksApproval):
+    return problem_response(409, "validation-blocks-approval", "Layer 3's validation blocks approval", str(error),
+                            errors=[{"field": "override_validation", "message": str(error)}],
+                            extra={"version": error.number, "validation_state": error.state})
 
 
 @bp.app_errorhandler(lifecycle.AlreadyDecided)

@@ -72,7 +72,8 @@ def list_plans():
 
 
 @bp.post("")
-@operation(body=GoalCreate, responses={202: (read.PlanAcceptedRead, LOCATION)}, errors=(400, 408, 413, 415, 422),
+@operation(summary="Submit a goal: 202 with the plan's id; it is planned in the background", body=GoalCreate,
+           responses={202: (read.PlanAcceptedRead, LOCATION)}, errors=(400, 408, 413, 415, 422),
            headers=ACTOR)
 def create_plan():
     """Validate, store (one transaction), send the chain, answer: nothing else on this path."""
@@ -111,7 +112,8 @@ def get_plan(plan_id: str):
 
 
 @bp.delete("/<plan_id>")
-@operation(body=PlanCancel, body_required=False, responses={200: read.PlanCancelledRead},
+@operation(summary="Cancel a plan: pending stages revoked, state cancelled", body=PlanCancel, body_required=False,
+           responses={200: read.PlanCancelledRead},
            errors=(400, 404, 408, 409, 413, 415, 422),
            headers=ACTOR)
 def cancel_plan(plan_id: str):

@@ -218,7 +218,8 @@ def list_issues(plan_id: str):
 
 
 @bp.post("/issues/<issue_id>/resolve")
-@operation(body=IssueResolve, responses={200: read.IssueRead}, errors=(400, 404, 408, 409, 413, 415, 422))
+@operation(summary="Resolve an issue", body=IssueResolve,
+           responses={200: read.IssueRead}, errors=(400, 404, 408, 409, 413, 415, 422))
 def resolve_issue(issue_id: str):
     from app.api.plans import json_body
 

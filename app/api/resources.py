@@ -77,7 +77,8 @@ def list_resources():
 
 
 @bp.put("")
-@operation(body=ResourceSetReplace, responses={200: read.ResourceSetReplacedRead}, errors=(400, 409, 413, 415, 422),
+@operation(summary="Replace the whole local pool set", body=ResourceSetReplace,
+           responses={200: read.ResourceSetReplacedRead}, errors=(400, 409, 413, 415, 422),
            headers={"X-Actor": {"description": "who acts (audit log)", "schema": {"type": "string"}}})
 def replace_resources():
     if not request.is_json:

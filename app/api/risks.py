@@ -58,7 +58,8 @@ def list_plan_risks(plan_id: str):
 
 
 @bp.post("/risks/<risk_id>/mitigate")
-@operation(body=RiskMitigate, responses={200: read.RiskRead}, errors=(400, 404, 408, 413, 415, 422))
+@operation(summary="Record a mitigation of a risk", body=RiskMitigate,
+           responses={200: read.RiskRead}, errors=(400, 404, 408, 413, 415, 422))
 def mitigate_risk(risk_id: str):
     body = RiskMitigate().load(json_body())
     row = db.session.get(PlanRisk, risk_id)
