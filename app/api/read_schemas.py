@@ -108,6 +108,10 @@ class ApprovalRead(ReadSchema):
     comment = fields.String(allow_none=True)
     auto_approvable = fields.Boolean()
     blocked_by = fields.List(fields.String())
+    validation = fields.String(allow_none=True, metadata={
+        "description": "what Layer 3's validation blocks: approval (rejected), auto_approval (changes required), "
+                       "override (not validated: an approval must say override_validation), or null"})
+    validation_reason = fields.String(allow_none=True, metadata={"description": "why Layer 3 rejected the version"})
 
 
 class PlanTaskRead(ReadSchema):
@@ -160,6 +164,9 @@ class PlanRead(ReadSchema):
     finish = fields.String(allow_none=True)
     allocations = fields.List(fields.Nested(AllocationRead))
     approval = fields.Nested(ApprovalRead)
+    validation = fields.Dict(metadata={"description": "Layer 3's validation (docs/layer3-contract.md): state "
+                                                      "not_configured, unavailable (with reason), approved, "
+                                                      "changes_required or rejected (with reason)"})
     risk_alerts = fields.List(fields.String())
     warnings = fields.List(fields.String())
 

@@ -81,6 +81,31 @@ class AlreadyDecided(RuntimeError):
         super().__init__(f"version {number} is already {decision}")
 
 
+class ValidationBlocksApproval(RuntimeError):
+    """Layer 3's validation stands in the way of approving this version (docs/lifecycle.md, "Validation")."""
+
+    def __init__(self, number: int, state: str, why: str):
+        self.number, self.state = number, state
+        super().__init__(why)
+
+
+def check_validation(document: dict, *, number: int, override: bool) -> bool:
+    """May version `number` be approved by hand, as Layer 3 left it? Raises ValidationBlocksApproval when Layer 3
+    rejected it, or could not validate it and the approval does not say it overrides; True when it overrides."""
+    approval = document.get("approval") or {}
+    blocks = approval.get("validation")
+    if blocks == "approval":
+        raise ValidationBlocksApproval(number, "rejected", f"Layer 3 rejected version {number}: "
+                                       f"{approval.get('validation_reason') or 'no reason given'}; replan or reject it")
+    if blocks == "override":
+        if not override:
+            reason = (document.get("validation") or {}).get("reason") or "Layer 3 was unavailable"
+            raise ValidationBlocksApproval(number, "unavailable", f"version {number} was not validated ({reason}); "
+                                           "an approval must say it overrides: override_validation: true")
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class Decision:
     plan_id: str
@@ -92,9 +117,11 @@ class Decision:
 # -- approval ---------------------------------------------------------------------------
 
 def approve_plan(*, session: Session, plan_id: str, actor: str, comment: str | None = None,
-                 version: int | None = None) -> Decision:
-    """ready -> approved: the current version becomes the baseline."""
-    return _decide(session, plan_id, "approved", actor=actor, comment=comment, version=version)
+                 version: int | None = None, override_validation: bool = False) -> Decision:
+    """ready -> approved: the current version becomes the baseline (not when Layer 3 rejected it; when Layer 3
+    could not validate it, only with `override_validation`, which the approval's comment and audit record)."""
+    return _decide(session, plan_id, "approved", actor=actor, comment=comment, version=version,
+                   override_validation=override_validation)
 
 
 def reject_plan(*, session: Session, plan_id: str, actor: str, reason: str, version: int | None = None) -> Decision:
@@ -121,17 +148,21 @@ def move_plan(*, session: Session, plan: Plan, target: str, actor: str, **after)
 
 
 def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment: str | None,
-            version: int | None) -> Decision:
+            version: int | None, override_validation: bool = False) -> Decision:
     plan = lock_plan(session=session, plan_id=plan_id)
     current = version_row(session=session, plan_id=plan_id, number=plan.current_version)
     if plan.status in REPLANNABLE_PLAN_STATES and plan.baseline_version is not None \
             and current.version != plan.baseline_version:
-        return _decide_replan(session, plan, current, target, actor=actor, comment=comment, version=version)
+        return _decide_replan(session, plan, current, target, actor=actor, comment=comment, version=version,
+                              override_validation=override_validation)
     check_plan_transition(plan.status, target)
     if version is not None and version != current.version:
         raise VersionMismatch(version, current.version)
     if current.status != "ready":
         raise VersionNotPlanned(current.version, current.status, f"only a ready version can be {target}")
+    if target == "approved" and check_validation(current.document or {}, number=current.version,
+                                                 override=override_validation):
+        comment = _overriding(comment)
     now = utcnow()
     session.execute(sa.insert(PlanApproval).values(
         plan_id=plan_id, version=current.version, decision=target, actor=actor, auto=False, comment=comment, at=now))
@@ -149,8 +180,12 @@ def _decide(session: Session, plan_id: str, target: str, *, actor: str, comment:
     return Decision(plan_id, plan.status, current.version, plan.baseline_version)
 
 
+def _overriding(comment: str | None) -> str:
+    return "[overrides the missing Layer 3 validation]" + (f" {comment}" if comment else "")
+
+
 def _decide_replan(session: Session, plan: Plan, current: PlanVersion, target: str, *, actor: str,
-                   comment: str | None, version: int | None) -> Decision:
+                   comment: str | None, version: int | None, override_validation: bool = False) -> Decision:
     """A later version (a replan) of a plan under way: approving it moves the baseline to it, rejecting
     it keeps the old one; the plan stays where it is (approved or executing) either way."""
     if version is not None and version != current.version:
@@ -161,6 +196,9 @@ def _decide_replan(session: Session, plan: Plan, current: PlanVersion, target: s
         PlanApproval.plan_id == plan.id, PlanApproval.version == current.version)).scalar()
     if decided is not None:
         raise AlreadyDecided(current.version, decided)
+    if target == "approved" and check_validation(current.document or {}, number=current.version,
+                                                 override=override_validation):
+        comment = _overriding(comment)
     now = utcnow()
     connection = session.connection()
     if target == "approved":
@@ -262,6 +300,8 @@ def approval_view(*, session: Session, plan_id: str, version: int, document: dic
         "comment": row.comment if row else None,
         "auto_approvable": stored.get("auto_approvable"),
         "blocked_by": stored.get("blocked_by", []),
+        "validation": stored.get("validation"),
+        "validation_reason": stored.get("validation_reason"),
     }
 
 
