@@ -15,9 +15,15 @@ from planning.network import TaskNetwork
 from planning.settings import PlanningSettings
 from scheduling import Activity, Precedence, ProblemData, ProblemError, Resource, analyse_cpm, solve
 
+# The renewable resource standing for the setting max_concurrent_tasks: each task holds one unit while it runs.
+CONCURRENCY = "max_concurrent_tasks"
 
-def build_problem(network: TaskNetwork, pools: list[dict], task_demands: dict[str, dict] | None = None) -> ProblemData:
-    """Each task needs what the allocation gave it (a substitute pool, say), else what it asked for."""
+
+def build_problem(network: TaskNetwork, pools: list[dict], task_demands: dict[str, dict] | None = None,
+                  max_concurrent: int | None = None, max_concurrent_from: int = 0) -> ProblemData:
+    """Each task needs what the allocation gave it (a substitute pool, say), else what it asked for; and, when
+    `max_concurrent` could bind (`concurrency_binds`), one unit of a resource of that capacity from hour
+    `max_concurrent_from` on (a replan: what already happened before its status date is not re-judged)."""
     task_demands = task_demands or {}
     activities = [
         Activity(key=task.id, duration=task.duration_hours, demands=dict(task_demands.get(task.id, task.resources)),
@@ -30,6 +36,12 @@ def build_problem(network: TaskNetwork, pools: list[dict], task_demands: dict[st
         Resource(key=key, capacity=int(by_type[key]["capacity"]), capacity_profile=_profile(by_type[key]))
         for key in sorted(used)
     ]
+    if max_concurrent is not None and concurrency_binds(activities, by_type, max_concurrent):
+        activities = [dataclasses.replace(activity, demands={**activity.demands, CONCURRENCY: 1})
+                      for activity in activities]
+        resources.append(Resource(key=CONCURRENCY, capacity=int(max_concurrent)) if max_concurrent_from <= 0 else
+                         Resource(key=CONCURRENCY, capacity=len(activities),
+                                  capacity_profile=[(int(max_concurrent_from), int(max_concurrent))]))
     precedences = [
         Precedence(pred=dep.task_id, succ=task.id, kind=dep.kind, lag=math.ceil(dep.lag_hours))
         for task in network.tasks
@@ -39,6 +51,19 @@ def build_problem(network: TaskNetwork, pools: list[dict], task_demands: dict[st
         return ProblemData(activities=activities, resources=resources, precedences=precedences)
     except ProblemError as error:
         raise PlanningError(str(error), getattr(error, "field", None)) from None
+
+
+def concurrency_binds(activities: list[Activity], by_type: dict[str, dict], max_concurrent: int) -> bool:
+    """Could more than `max_concurrent` tasks ever run at once? Not when there are no more tasks than that, nor when
+    every task needs a pool and the pools' largest capacities add up to no more (the resource would only cost the
+    solver time)."""
+    if len(activities) <= max_concurrent:
+        return False
+    if any(not activity.demands for activity in activities):
+        return True
+    most = sum(max([int(by_type[key]["capacity"])] + [int(units) for _, units in by_type[key].get("capacity_profile")
+                                                       or ()]) for key in {k for a in activities for k in a.demands})
+    return most > max_concurrent
 
 
 def _profile(pool: dict) -> list[tuple[int, int]] | None:
@@ -71,7 +96,8 @@ def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningS
     the setting `schedule_time_limit_seconds`.
     """
     capacities = {pool["type"]: int(pool["capacity"]) for pool in allocation["pools"]}
-    data = build_problem(network, allocation["pools"], allocation.get("task_demands"))
+    data = build_problem(network, allocation["pools"], allocation.get("task_demands"),
+                         max_concurrent=settings.max_concurrent_tasks)
     solved_objective, note, forced_lateness = objective, "", 0
     if objective == "weighted_tardiness":
         if deadline_hours is None:
@@ -120,6 +146,10 @@ def schedule_network(network: TaskNetwork, allocation: dict, settings: PlanningS
         "lower_bound": lower_bound,
         "gap": max(gap, 0.0),
         "seconds": round(result.seconds, 3),
+        # the setting as a renewable resource (each running task one unit); `binding` false when no schedule
+        # could run more tasks at once anyway, and the resource was left out
+        "max_concurrent_tasks": {"capacity": settings.max_concurrent_tasks,
+                                 "binding": any(resource.key == CONCURRENCY for resource in data.resources)},
     }
     if note:
         solver["note"] = note

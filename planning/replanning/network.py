@@ -15,7 +15,14 @@ from typing import Any
 from planning.errors import PlanningError
 from planning.network import TaskNetwork
 from planning.progress.status import TaskProgress
-from planning.replanning.status_date import ReplanResult, replan_input, replan_schedule, with_data
+from planning.replanning.status_date import (
+    IN_PROGRESS,
+    ReplanResult,
+    replan_input,
+    replan_schedule,
+    task_state,
+    with_data,
+)
 from planning.schedule_adapter import _with_due_dates, _with_unit_costs, build_problem, stable_seed
 from planning.settings import PlanningSettings
 
@@ -46,7 +53,11 @@ def replan_network_result(network: TaskNetwork, allocation: Mapping[str, Any], p
                           stability_tolerance: float | None = None) -> ReplanResult:
     """`replan_network` with the whole ReplanResult (moved tasks, the solver's result, the stability pass)."""
     pools = list(allocation["pools"])
-    problem = build_problem(network, pools, allocation.get("task_demands"))
+    # max_concurrent_tasks from the status date on, and never below the tasks already running then
+    running = sum(1 for report in progress.values() if task_state(report) == IN_PROGRESS)
+    problem = build_problem(network, pools, allocation.get("task_demands"),
+                            max_concurrent=max(settings.max_concurrent_tasks, running),
+                            max_concurrent_from=status_hours)
     replan = replan_input(previous_schedule, problem, progress, status_hours, logic=logic, not_before=not_before)
     solved, note, forced = objective, "", 0
     if objective == "weighted_tardiness":
