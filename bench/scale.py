@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 POOLS = {"developer": 12, "designer": 3, "tester": 6, "ops": 2}
-STAGES = ("risk", "decompose", "allocate", "schedule", "finalize")
+STAGES = ("risk", "decompose", "allocate", "schedule", "finalize", "validate")
 
 
 def random_goal(tasks: int, seed: int, shape: str) -> dict:
