@@ -33,6 +33,28 @@ def slip_hours(task: TaskBaseline, progress: TaskProgress, at_hours: float) -> f
     return max(0.0, expected - task.finish_hours)
 
 
+def overrun_hours(progress: TaskProgress, at_hours: float, *, planned_finish_hours: float | None,
+                  estimate_hours: float) -> float:
+    """Hours an in-progress task has run past its planned finish, or, when it has none, past its estimate from its
+    actual start (0 for a task not in progress, or not past either). The setting default_task_timeout_hours
+    says how many of those hours make it a timeout (`timed_out`)."""
+    at_hours = check_number(at_hours, "at_hours")
+    if progress.status != "in_progress":
+        return 0.0
+    if planned_finish_hours is not None:
+        reference = planned_finish_hours
+    elif progress.actual_start_hours is not None:
+        reference = progress.actual_start_hours + check_number(estimate_hours, "estimate_hours")
+    else:
+        return 0.0
+    return max(0.0, at_hours - reference)
+
+
+def timed_out(overrun: float, timeout_hours: float) -> bool:
+    """An in-progress task that has run `timeout_hours` (default_task_timeout_hours) past its finish has timed out."""
+    return overrun > 0 and overrun >= timeout_hours
+
+
 def issue_severity(task: TaskBaseline, progress: TaskProgress, float_used_hours: float) -> str:
     """low | medium | high | critical, from the share of float used and the task's trouble."""
     used = check_number(float_used_hours, "float_used_hours")

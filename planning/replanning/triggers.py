@@ -19,7 +19,7 @@ from typing import Any
 from planning.progress.baseline import Baseline
 from planning.progress.earned_schedule import earned_schedule
 from planning.progress.evm import evm
-from planning.progress.issues import slip_hours
+from planning.progress.issues import overrun_hours, slip_hours, timed_out
 from planning.progress.status import STATUSES, TROUBLE, TaskProgress
 from planning.replanning.errors import ReplanError
 
@@ -29,6 +29,7 @@ TRIGGER_KINDS = (
     "cost_performance",  # CPI below its threshold
     "critical_task_late",  # a task late by more than its total float: the finish moves
     "critical_task_blocked",  # a critical task blocked or failed
+    "task_timeout",  # a task in progress default_task_timeout_hours past its planned finish
     "realized_risk",  # an open issue escalated and tied to a risk that has happened
     "pool_capacity",  # a pool the plan uses changed capacity
     "deadline_probability",  # the re-simulated chance of meeting the deadline fell below its threshold
@@ -51,9 +52,11 @@ class TriggerThresholds:
     late_tolerance_hours: float = 0.0  # lateness beyond the float that is still tolerated
     deadline_probability: float = 0.8  # a chance of meeting the deadline below this (and falling) fires
     escalation_level: int = 1  # an issue counts from this escalation level on
+    task_timeout_hours: float = 8.0  # a task in progress this long past its planned finish fires task_timeout
 
     def __post_init__(self) -> None:
-        for name in ("spi_t", "cpi", "min_percent_complete", "late_tolerance_hours", "deadline_probability"):
+        for name in ("spi_t", "cpi", "min_percent_complete", "late_tolerance_hours", "deadline_probability",
+                     "task_timeout_hours"):
             _number(getattr(self, name), name)
         if self.deadline_probability > 1:
             raise ReplanError("deadline_probability must be between 0 and 1", "deadline_probability")
@@ -82,6 +85,7 @@ SETTINGS_FIELDS = {
     "late_tolerance_hours": "replan_late_tolerance_hours",
     "deadline_probability": "replan_deadline_probability_threshold",
     "escalation_level": "replan_min_escalation_level",
+    "task_timeout_hours": "default_task_timeout_hours",
 }
 
 
@@ -95,6 +99,7 @@ class TaskState:
     total_float_hours: float = 0.0  # in the version being executed
     late_hours: float = 0.0  # expected finish past the planned finish (planning.progress.slip_hours)
     blocked_reason: str | None = None
+    overrun_hours: float = 0.0  # in progress past its planned finish (planning.progress.issues.overrun_hours)
 
     def __post_init__(self) -> None:
         _id(self.task_id, "task_id")
@@ -104,6 +109,7 @@ class TaskState:
             raise ReplanError(f"critical must be true or false, got {self.critical!r}", "critical")
         _number(self.total_float_hours, "total_float_hours")
         _number(self.late_hours, "late_hours")
+        _number(self.overrun_hours, "overrun_hours")
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,7 @@ def evaluate_triggers(snapshot: PlanSnapshot, thresholds: TriggerThresholds | No
         *_performance(snapshot, thresholds),
         *_late(snapshot, thresholds),
         *_blocked(snapshot),
+        *_timeout(snapshot, thresholds),
         *_realized(snapshot, thresholds),
         *_pools(snapshot),
         *_deadline(snapshot, thresholds),
@@ -258,7 +265,9 @@ def snapshot_from_progress(plan_id: str, plan: Baseline, progress: Mapping[str, 
     for task in plan.tasks:
         report = progress.get(task.task_id) or TaskProgress(task.task_id)
         tasks.append(TaskState(task.task_id, report.status, task.critical, task.total_float_hours,
-                               slip_hours(task, report, at_hours), reasons.get(task.task_id)))
+                               slip_hours(task, report, at_hours), reasons.get(task.task_id),
+                               overrun_hours(report, at_hours, planned_finish_hours=task.finish_hours,
+                                             estimate_hours=task.duration_hours)))
     return PlanSnapshot(
         plan_id=plan_id, status=status, status_hours=at_hours, spi_t=schedule.spi_t, cpi=figures.cpi,
         percent_complete=figures.percent_complete, tasks=tuple(tasks), issues=tuple(issues),
@@ -327,6 +336,24 @@ def _blocked(snapshot: PlanSnapshot) -> list[Trigger]:
         {"count": len(stopped),
          "tasks": [{"task_id": task.task_id, "status": task.status, "blocked_reason": task.blocked_reason}
                    for task in stopped[:EVIDENCE_ITEMS]]},
+    )]
+
+
+def _timeout(snapshot: PlanSnapshot, thresholds: TriggerThresholds) -> list[Trigger]:
+    over = sorted((task for task in snapshot.tasks if task.status == "in_progress"
+                   and timed_out(task.overrun_hours, thresholds.task_timeout_hours)),
+                  key=lambda task: (-task.overrun_hours, task.task_id))
+    if not over:
+        return []
+    worst = over[0]
+    others = f" (and {len(over) - 1} other task(s))" if len(over) > 1 else ""
+    return [Trigger(
+        "task_timeout",
+        f"Task {worst.task_id} is still in progress {worst.overrun_hours:.0f} h past its planned finish, beyond the "
+        f"{thresholds.task_timeout_hours:g} h timeout{others}.",
+        {"count": len(over), "timeout_hours": thresholds.task_timeout_hours,
+         "tasks": [{"task_id": task.task_id, "overrun_hours": _round(task.overrun_hours, HOURS_DIGITS),
+                    "critical": task.critical} for task in over[:EVIDENCE_ITEMS]]},
     )]
 
 

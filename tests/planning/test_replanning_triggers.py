@@ -139,6 +139,15 @@ def test_the_deadline_probability_fires_when_it_drops_below_the_threshold():
     assert kinds(PlanSnapshot("p", deadline_probability=0.8, planned_deadline_probability=0.95)) == []
 
 
+def test_a_task_in_progress_past_its_finish_by_the_timeout_fires():
+    """default_task_timeout_hours (8 h by default) past the planned finish fires task_timeout; 7 h does not."""
+    [trigger] = evaluate_triggers(PlanSnapshot("p", tasks=(TaskState("b", "in_progress", overrun_hours=8.5),)))
+    assert trigger.kind == "task_timeout" and trigger.evidence["tasks"][0]["task_id"] == "b"
+    assert kinds(PlanSnapshot("p", tasks=(TaskState("b", "in_progress", overrun_hours=7),))) == []
+    assert kinds(PlanSnapshot("p", tasks=(TaskState("b", "in_progress", overrun_hours=7),)),
+                 TriggerThresholds(task_timeout_hours=4)) == ["task_timeout"]
+
+
 def test_only_an_executing_plan_fires():
     """The same bad figures on an approved (not yet executing) or completed plan fire nothing."""
     for status in ("approved", "completed", "cancelled"):
@@ -146,10 +155,10 @@ def test_only_an_executing_plan_fires():
 
 
 def test_every_kind_at_once_in_order_and_json_safe():
-    """All seven kinds fire together, in TRIGGER_KINDS order, and every trigger serialises to JSON."""
+    """All eight kinds fire together, in TRIGGER_KINDS order, and every trigger serialises to JSON."""
     snapshot = PlanSnapshot(
         "p", spi_t=0.7, cpi=0.7, percent_complete=50,
-        tasks=(TaskState("a", "blocked", True, 0, 6, "no access"),),
+        tasks=(TaskState("a", "blocked", True, 0, 6, "no access"), TaskState("b", "in_progress", overrun_hours=9)),
         issues=(IssueState("i", "a", "blocked", "critical", 2, ("R1",)),),
         changed_pools=(PoolChange("ops", 2, 1),), deadline_probability=0.3, planned_deadline_probability=0.9)
     triggers = evaluate_triggers(snapshot)
@@ -232,3 +241,15 @@ def test_snapshot_from_progress_measures_lateness_and_indices():
     assert snapshot.percent_complete == pytest.approx(40.0)
     assert snapshot.spi_t is not None and snapshot.spi_t < 0.9
     assert kinds(snapshot) == ["schedule_performance", "cost_performance", "critical_task_late"]
+
+
+def test_the_snapshot_measures_how_long_a_task_ran_past_its_finish():
+    """From the baseline: a task planned to finish at hour 10 and still in progress at hour 19 overran 9 h."""
+    plan = Baseline((TaskBaseline("a", 100.0, 0, 10), TaskBaseline("b", 100.0, 0, 30)), "EUR")
+    progress = {"a": TaskProgress("a", "in_progress", 0.5, actual_start_hours=0),
+                "b": TaskProgress("b", "in_progress", 0.5, actual_start_hours=0)}
+    snapshot = snapshot_from_progress("p", plan, progress, 19)
+    assert {task.task_id: task.overrun_hours for task in snapshot.tasks} == {"a": 9.0, "b": 0.0}
+    assert "task_timeout" in kinds(snapshot)
+    assert "task_timeout" not in kinds(snapshot, TriggerThresholds.from_settings(
+        PlanningSettings(default_task_timeout_hours=10)))
