@@ -6,7 +6,8 @@ from planning.settings import PlanningSettings
 
 
 def beat_schedule(settings: PlanningSettings) -> dict:
-    """The periodic jobs. The replan scan is there only when `enable_continuous_replanning` is on."""
+    """The periodic jobs. The replan scan is there only when `enable_continuous_replanning` is on; when it is off,
+    the same task runs as `task-timeouts` and only opens the timeout issues (default_task_timeout_hours)."""
     schedule = {
         "resume-stalled-plans": {
             "task": "layer2.resume_stalled_plans",
@@ -21,6 +22,12 @@ def beat_schedule(settings: PlanningSettings) -> dict:
         # a minute of the feedback that shows it, and the interval is each plan's debounce (one automatic
         # replan per plan per interval). A scan of plans with nothing new costs one indexed query.
         schedule["replan-scan"] = {
+            "task": "layer2.replan_scan",
+            "schedule": float(settings.replan_scan_seconds),
+            "options": {"queue": "replan", "expires": max(1.0, 0.9 * settings.replan_scan_seconds)},
+        }
+    else:
+        schedule["task-timeouts"] = {
             "task": "layer2.replan_scan",
             "schedule": float(settings.replan_scan_seconds),
             "options": {"queue": "replan", "expires": max(1.0, 0.9 * settings.replan_scan_seconds)},

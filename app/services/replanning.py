@@ -235,6 +235,7 @@ class ScanResult:
     deferred: int = 0  # candidates left for the next scan (the time budget ran out)
     triggers: list[tuple[str, int]] = field(default_factory=list)  # (plan id, trigger id) to enqueue
     seconds: float = 0.0
+    timed_out: int = 0  # timeout issues opened (tasks in progress default_task_timeout_hours past their finish)
 
 
 _P = sa.bindparam
@@ -263,6 +264,8 @@ _CANDIDATES = (
             _PROGRESS.c.updated_at > _PLANS.c.replan_checked_at,
             sa.exists().where(_ISSUES.c.plan_id == _PLANS.c.id, _ISSUES.c.status == "open",
                               _ISSUES.c.escalated_at > _PLANS.c.replan_checked_at),
+            sa.exists().where(_ISSUES.c.plan_id == _PLANS.c.id, _ISSUES.c.status == "open",
+                              _ISSUES.c.opened_at > _PLANS.c.replan_checked_at),  # a timeout, opened by the clock
             sa.exists().where(_POOLS.c.plan_id == _PLANS.c.id, _POOLS.c.at > _PLANS.c.replan_checked_at),
         ),
     )
@@ -287,13 +290,15 @@ def scan(*, session: Session, settings: PlanningSettings, now: datetime | None =
 
     started = time.perf_counter()
     result = ScanResult()
-    if not settings.enable_continuous_replanning:
-        return result
     now = now or utcnow()
     connection = session.connection()
     if not _advisory_lock(connection, SCAN_LOCK_KEY, wait=False):
         session.rollback()
         result.skipped = True
+        return result
+    result.timed_out = _time_out_due(session, settings, now)  # issues with the clock, replanning on or off
+    if not settings.enable_continuous_replanning:
+        session.commit()
         return result
     _escalate_due(session, settings, now)
     interval = settings.replanning_interval_minutes
@@ -417,6 +422,68 @@ def _escalate_due(session: Session, settings: PlanningSettings, now: datetime) -
     for issue in raised:
         count_issue("escalated", issue.severity)
     return len(raised)
+
+
+# Executing plans with a task in progress, or an open timeout issue (to resolve once the task is no longer over).
+_TASKS = PlanTask.__table__
+_RUNNING = (
+    sa.select(_PLANS.c.id, _PLANS.c.baseline_version, _BASE.c.id.label("version_id"))
+    .join(_BASE, sa.and_(_BASE.c.plan_id == _PLANS.c.id, _BASE.c.version == _PLANS.c.baseline_version))
+    .where(_PLANS.c.status == "executing", sa.or_(
+        sa.exists().where(_TASKS.c.plan_version_id == _BASE.c.id, _TASKS.c.status == "in_progress"),
+        sa.exists().where(_ISSUES.c.plan_id == _PLANS.c.id, _ISSUES.c.status == "open", _ISSUES.c.kind == "timeout")))
+    .order_by(_PLANS.c.id)
+)
+
+
+def _time_out_due(session: Session, settings: PlanningSettings, now: datetime) -> int:
+    """Open an issue (kind `timeout`) for each task of an executing plan still in progress
+    `default_task_timeout_hours` working hours past its planned finish (planning.progress.overrun_hours), now;
+    resolve the open ones whose task is no longer over. The issue is news: the plan is a scan candidate again,
+    and the `task_timeout` trigger fires on the same measure. Returns the issues opened."""
+    from app.services.feedback import _resolve, count_issue
+    from app.services.progress import live_states, plan_baseline, progress_map
+    from planning.progress.issues import overrun_hours, timed_out
+
+    opened = 0
+    for row in session.execute(_RUNNING).all():
+        base = plan_baseline(session, plan_id=row.id, version=row.baseline_version, version_id=row.version_id,
+                             settings=settings)
+        at_hours = base.clock.hours(now)
+        progress = progress_map(base, live_states(session, row.version_id), at_hours)
+        open_now = {issue.task_key: issue for issue in session.execute(sa.select(PlanIssue).where(
+            PlanIssue.plan_id == row.id, PlanIssue.status == "open", PlanIssue.kind == "timeout")).scalars()}
+        over = {}
+        for task in base.baseline.tasks:
+            report = progress.get(task.task_id)
+            hours = 0.0 if report is None else overrun_hours(report, at_hours, planned_finish_hours=task.finish_hours,
+                                                              estimate_hours=task.duration_hours)
+            if timed_out(hours, settings.default_task_timeout_hours):
+                over[task.task_id] = (task, hours)
+        for task_key, issue in open_now.items():
+            if task_key not in over:
+                _resolve(session, issue, who=SCAN_ACTOR, resolution="the task is no longer past its timeout", now=now)
+        new = sorted(set(over) - set(open_now))
+        if not new:
+            continue
+        ids = dict(session.execute(sa.select(PlanTask.task_key, PlanTask.id).where(
+            PlanTask.plan_version_id == row.version_id, PlanTask.task_key.in_(new))).all())
+        for task_key in new:
+            task, hours = over[task_key]
+            severity = "high" if task.critical else "medium"
+            issue = PlanIssue(id=str(uuid.uuid4()), plan_id=row.id, plan_version_id=row.version_id,
+                              plan_task_id=ids[task_key], task_key=task_key, kind="timeout", severity=severity,
+                              status="open", float_used_hours=hours, opened_at=now, opened_by=SCAN_ACTOR,
+                              status_date=now, escalation_level=0,
+                              reason=f"still in progress {hours:.0f} working hours past its planned finish "
+                                     f"(default_task_timeout_hours = {settings.default_task_timeout_hours:g})")
+            session.add(issue)
+            audit.record(actor=SCAN_ACTOR, action="issue.open", entity="issue", entity_id=issue.id,
+                         after={"task": task_key, "kind": "timeout", "severity": severity})
+            count_issue("opened", severity)
+            opened += 1
+    session.flush()
+    return opened
 
 
 #: Iterations of the scan's re-simulation of the remaining work (the report's use `monte_carlo_iterations`):

@@ -118,7 +118,7 @@ class IssueState:
 
     issue_id: str
     task_id: str
-    kind: str = "blocked"  # blocked | failed
+    kind: str = "blocked"  # blocked | failed | timeout
     severity: str = "low"
     escalation_level: int = 0
     realized_risks: tuple[str, ...] = ()  # ids of risks in status "realized" whose affected tasks include it
@@ -340,20 +340,25 @@ def _blocked(snapshot: PlanSnapshot) -> list[Trigger]:
 
 
 def _timeout(snapshot: PlanSnapshot, thresholds: TriggerThresholds) -> list[Trigger]:
-    over = sorted((task for task in snapshot.tasks if task.status == "in_progress"
-                   and timed_out(task.overrun_hours, thresholds.task_timeout_hours)),
-                  key=lambda task: (-task.overrun_hours, task.task_id))
+    """Tasks in progress `task_timeout_hours` past their planned finish at the status date, and tasks with an open
+    timeout issue (the app opens one when the clock, not a report, takes a task past it)."""
+    over = {task.task_id: task.overrun_hours for task in snapshot.tasks if task.status == "in_progress"
+            and timed_out(task.overrun_hours, thresholds.task_timeout_hours)}
+    for issue in snapshot.issues:
+        if issue.kind == "timeout":
+            over.setdefault(issue.task_id, None)
     if not over:
         return []
-    worst = over[0]
-    others = f" (and {len(over) - 1} other task(s))" if len(over) > 1 else ""
+    ordered = sorted(over.items(), key=lambda item: (-(item[1] or 0.0), item[0]))
+    worst, hours = ordered[0]
+    others = f" (and {len(ordered) - 1} other task(s))" if len(ordered) > 1 else ""
+    past = f"{hours:.0f} h past its planned finish" if hours is not None else "past its planned finish"
     return [Trigger(
         "task_timeout",
-        f"Task {worst.task_id} is still in progress {worst.overrun_hours:.0f} h past its planned finish, beyond the "
-        f"{thresholds.task_timeout_hours:g} h timeout{others}.",
-        {"count": len(over), "timeout_hours": thresholds.task_timeout_hours,
-         "tasks": [{"task_id": task.task_id, "overrun_hours": _round(task.overrun_hours, HOURS_DIGITS),
-                    "critical": task.critical} for task in over[:EVIDENCE_ITEMS]]},
+        f"Task {worst} is still in progress {past}, beyond the {thresholds.task_timeout_hours:g} h timeout{others}.",
+        {"count": len(ordered), "timeout_hours": thresholds.task_timeout_hours,
+         "tasks": [{"task_id": task_id, "overrun_hours": None if hours is None else _round(hours, HOURS_DIGITS)}
+                   for task_id, hours in ordered[:EVIDENCE_ITEMS]]},
     )]
 
 
