@@ -108,9 +108,9 @@ def test_a_cancelled_plan_releases_its_holds(app, layer8):
     assert {hold["status"] for hold in layer8.holds_of(other["id"])} == {"confirmed"}
 
 
-def test_holds_made_by_a_finalize_that_the_cancel_overtook_are_released(tmp_path, layer8):
-    """DELETE while finalize runs, after it held capacity and before it saves: the save keeps nothing and the
-    holds it made are released."""
+def test_holds_made_by_a_validate_that_the_cancel_overtook_are_released(tmp_path, layer8):
+    """DELETE while validate (the last stage) runs, after it held capacity and before it saves: the save keeps
+    nothing and the holds it made are released."""
     import threading
     import time
 
@@ -119,7 +119,7 @@ def test_holds_made_by_a_finalize_that_the_cancel_overtook_are_released(tmp_path
 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/race.sqlite", "CELERY_BROKER_URL": None,
                       "CELERY_KEY_PREFIX": None, "LAYER8_BASE_URL": layer8.url,
-                      "TESTONLY_STAGE_DELAY": "finalize=3"})
+                      "TESTONLY_STAGE_DELAY": "validate=3"})
     upgrade_database(app)
     posted = threading.Thread(target=lambda: app.test_client().post("/api/v1/plans", json=GOAL))
     posted.start()
@@ -127,7 +127,7 @@ def test_holds_made_by_a_finalize_that_the_cancel_overtook_are_released(tmp_path
     while not layer8.allocations("confirmed") and time.monotonic() < deadline:
         time.sleep(0.05)
     held = layer8.allocations("confirmed")
-    assert held, "finalize made no hold"
+    assert held, "validate made no hold"
     plan_id = held[0]["reference"].split("/")[0]
     answer = app.test_client().delete(f"/api/v1/plans/{plan_id}")
     posted.join(30)
@@ -135,5 +135,31 @@ def test_holds_made_by_a_finalize_that_the_cancel_overtook_are_released(tmp_path
     assert {hold["status"] for hold in layer8.holds_of(plan_id)} == {"released"}
     plan = app.test_client().get(f"/api/v1/plans/{plan_id}").get_json()
     assert plan["status"] == "cancelled" and "tasks" not in plan
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_only_what_starts_within_the_planning_horizon_is_held(tmp_path, layer8):
+    """planning_horizon_days = 1: every task is scheduled, only the first job (starting within a day) is held; the
+    later rows say when the horizon reaches them; the availability window still covers the whole schedule."""
+    from app import create_app
+    from app.cli import upgrade_database
+    from planning.settings import PlanningSettings
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/horizon.sqlite", "CELERY_BROKER_URL": None,
+                      "CELERY_KEY_PREFIX": None, "LAYER8_BASE_URL": layer8.url,
+                      "PLANNING": PlanningSettings(planning_horizon_days=1)})
+    upgrade_database(app)
+    plan = planned(app, GOAL)
+    rows = {row["task_id"]: row for row in plan["allocations"]}
+    near = [task for task, row in rows.items() if row["start"][:10] == "2027-03-01"]
+    assert len(near) == 1 and rows[near[0]]["status"] == "confirmed" and not rows[near[0]].get("beyond_horizon")
+    for task in set(rows) - set(near):
+        assert rows[task]["beyond_horizon"] is True and rows[task]["status"] != "confirmed"
+        assert rows[task]["hold_from"] == str(date.fromisoformat(rows[task]["start"][:10]).replace(
+            day=int(rows[task]["start"][8:10]) - 1))
+    assert len(layer8.holds_of(plan["id"])) == 1
+    assert plan["horizon"] == {"days": 1, "from": "2027-03-01", "until": "2027-03-02", "deferred_allocations": 2}
+    assert layer8.availability_windows()[-1] == (date(2027, 3, 1), date(2027, 3, 3))  # the precedence-only finish
     with app.app_context():
         app.extensions["sqlalchemy"].engine.dispose()

@@ -53,7 +53,7 @@ def test_stage_log_lines_carry_the_request_and_plan_ids(client, example_goal, js
     lines = _json_lines(capsys.readouterr().err)
     made = [line for line in lines if "made:" in line["message"]]
     assert len(made) == 1 and made[0]["plan_id"] == plan_id and made[0]["request_id"] == "req-logs-1"
-    assert made[0]["level"] == "INFO" and made[0]["task"] == "layer2.finalize" and made[0]["time"]
+    assert made[0]["level"] == "INFO" and made[0]["task"] == "layer2.validate" and made[0]["time"]
     alerts = [line for line in lines if "has risks at alert level" in line["message"]]
     assert alerts and all(line["level"] == "WARNING" and line["plan_id"] == plan_id for line in alerts)
     conflicts = [line for line in lines if "resource conflict" in line["message"]]  # an engineer short

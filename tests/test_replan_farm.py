@@ -107,7 +107,7 @@ def test_a_replan_worker_killed_mid_replan_makes_one_version_after_redelivery(ap
     """kill -9 of the whole replan worker while it holds the plan's lock: the message comes back after the
     visibility timeout (30 s here) to another worker, which makes v2, once."""
     fast = {**SCAN, "CELERY_VISIBILITY_TIMEOUT": "30"}
-    start_worker("stages", queues="risk,decompose,allocate,schedule,finalize", **fast)
+    start_worker("stages", queues="risk,decompose,allocate,schedule,finalize,validate", **fast)
     doomed = start_worker("replan", queues="replan", LAYER2_TESTONLY_STAGE_DELAY="replan=30", **fast)
     start_beat("beat", **fast)
     base = api_server.base_url

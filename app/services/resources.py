@@ -95,18 +95,22 @@ def plans_using(*, session: Session, types: Iterable[str]) -> list[str]:
 
 # -- the allocate stage's I/O ------------------------------------------------------------
 
-def planning_window(goal: Goal, settings: PlanningSettings, project_start: date | None = None) -> tuple[date, date]:
-    """From the project start to the deadline or the planning horizon, whichever is later."""
+def planning_window(goal: Goal, settings: PlanningSettings, project_start: date | None = None,
+                    schedule_until: date | None = None) -> tuple[date, date]:
+    """From the project start to the deadline, the planning horizon or `schedule_until` (the network's
+    precedence-only finish: no schedule ends before it), whichever is latest: the whole schedule, as far as it is
+    known before scheduling."""
     start = project_start or goal.start or date.today()
     end = start + timedelta(days=settings.planning_horizon_days)
-    if goal.deadline and goal.deadline > end:
-        end = goal.deadline
+    for later in (goal.deadline, schedule_until):
+        if later and later > end:
+            end = later
     return start, end
 
 
 def gather_resource_sources(*, session: Session, goal: Goal, settings: PlanningSettings,
                             layer8_client: Layer8Client | None, types: Iterable[str] | None = None,
-                            project_start: date | None = None) -> dict:
+                            project_start: date | None = None, schedule_until: date | None = None) -> dict:
     """`{local_pools, layer8}` for `allocate_with_sources`; never raises on a Layer 8 failure.
 
     `layer8` is Layer 8's availability answer, None when no client is configured, or
@@ -116,7 +120,7 @@ def gather_resource_sources(*, session: Session, goal: Goal, settings: PlanningS
     local_pools = [record.to_dict() for record in list_pools(session=session)]
     if layer8_client is None:
         return {"local_pools": local_pools, "layer8": None}
-    start, end = planning_window(goal, settings, project_start)
+    start, end = planning_window(goal, settings, project_start, schedule_until)
     try:
         layer8: dict = layer8_client.availability(types, start, end)
     except Layer8Error as error:

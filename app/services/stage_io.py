@@ -9,7 +9,7 @@ a new one). The row writers add the live rows beside a stage's saved result.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
@@ -19,34 +19,47 @@ from app.extensions import db
 from app.layer8 import layer8_client_for
 from app.models import PlanRisk, PlanTask
 from app.services.resources import gather_resource_sources, reserve_with_layer8
+from planning.horizon import defer_beyond_horizon
 from planning.identity import task_uid
 from planning.stages.input import StageInput
 
 
 def gather_allocation_sources(data: StageInput) -> dict:
     """The local pools and Layer 8's availability over the plan's own window (its start, not today)."""
+    from planning.horizon import precedence_finish
+
+    client = layer8_client_for(current_app)
+    until = precedence_finish(data.network, data.start, data.settings) \
+        if client is not None and "decompose" in data.results else None
     return gather_resource_sources(session=db.session, goal=data.goal, settings=data.settings,
-                                   layer8_client=layer8_client_for(current_app), project_start=data.start)
+                                   layer8_client=client, project_start=data.start, schedule_until=until)
 
 
-def hold_scheduled_with_layer8(output: dict, data: StageInput) -> dict:
+def hold_scheduled_with_layer8(output: dict, data: StageInput, *, origin: date | None = None) -> dict:
     """Stage `validate`'s effect (the last stage): hold and confirm at Layer 8, for the days each task is scheduled,
-    what the plan takes from it. The rows Layer 8 holds say those days in `from`/`to`; the task rows follow the plan's rows."""
+    what the plan takes from it, within the planning horizon from `origin`. The rows Layer 8 holds say those days in
+    `from`/`to`; the task rows follow the plan's rows."""
     for row in output["allocations"]:
         if row["status"] == "requested" or (row.get("source") == "layer8" and row["status"] == "planned"):
             row["from"] = datetime.fromisoformat(row["start"]).date().isoformat()
             row["to"] = datetime.fromisoformat(row["finish"]).date().isoformat()
+    # Only what starts within the planning horizon (from `origin`: the plan's start, a replan's status date) is
+    # held now; the rest is scheduled, and held when a replan's horizon reaches it (planning/horizon.py).
+    horizon = defer_beyond_horizon(output["allocations"], origin or data.start, data.settings)
+    near = [row for row in output["allocations"] if not row.get("beyond_horizon")]
     held = reserve_with_layer8(
-        allocation={"allocations": output["allocations"], "shortfalls": [], "warnings": output["warnings"],
+        allocation={"allocations": near, "shortfalls": [], "warnings": output["warnings"],
                     "integration": output.get("integration", {})},
         layer8_client=layer8_client_for(current_app), reference=f"{data.plan_id}/v{data.version}")
+    answered = iter(held["allocations"])
+    rows = [row if row.get("beyond_horizon") else next(answered) for row in output["allocations"]]
     rows_of: dict[str, list[dict]] = {}
-    for row in held["allocations"]:
+    for row in rows:
         rows_of.setdefault(row["task_id"], []).append(row)
     for task in output["tasks"]:
         task["allocations"] = rows_of.get(task["id"], [])
-    return {**output, "allocations": held["allocations"], "warnings": held["warnings"],
-            "integration": held.get("integration", {})}
+    return {**output, "allocations": rows, "warnings": held["warnings"], "integration": held.get("integration", {}),
+            "horizon": horizon}
 
 
 def save_task_rows(session: Session, version_id: int, output: dict, data: StageInput) -> None:
@@ -95,11 +108,12 @@ def replace_layer8_holds(output: dict, data: StageInput) -> dict:
     scheduled dates), then the replaced version's are released."""
     from app.services.resources import _release_quietly, version_holds
 
-    confirmed = hold_scheduled_with_layer8(output, data)
+    version, previous_id = _replan_facts(data)
+    status_date = version.status_date.date() if version.status_date is not None else None
+    confirmed = hold_scheduled_with_layer8(output, data, origin=status_date)  # the next horizon, re-detailed
     client = layer8_client_for(current_app)
     if client is None:
         return confirmed
-    _, previous_id = _replan_facts(data)
     held = version_holds(session=db.session, version_ids=[previous_id])
     released = sum(_release_quietly(client, allocation_id) for allocation_id in held)
     integration = confirmed.setdefault("integration", {}).setdefault("layer8", {})
