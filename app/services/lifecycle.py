@@ -292,7 +292,7 @@ def approval_view(*, session: Session, plan_id: str, version: int, document: dic
     row = session.execute(sa.select(PlanApproval).where(
         PlanApproval.plan_id == plan_id, PlanApproval.version == version)).scalar_one_or_none()
     stored = document.get("approval") or {}
-    return {
+    view = {
         "state": row.decision if row else "pending",
         "by": row.actor if row else None,
         "at": _iso(row.at) if row else None,
@@ -300,9 +300,10 @@ def approval_view(*, session: Session, plan_id: str, version: int, document: dic
         "comment": row.comment if row else None,
         "auto_approvable": stored.get("auto_approvable"),
         "blocked_by": stored.get("blocked_by", []),
-        "validation": stored.get("validation"),
-        "validation_reason": stored.get("validation_reason"),
     }
+    # What Layer 3's validation blocks (docs/lifecycle.md, "Validation"), when it blocks anything.
+    view.update({key: stored[key] for key in ("validation", "validation_reason") if stored.get(key)})
+    return view
 
 
 # -- cancel -----------------------------------------------------------------------------
