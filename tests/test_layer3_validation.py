@@ -134,3 +134,27 @@ def test_client_retries_with_backoff_then_opens_its_breaker(layer3):
         client.validate(request)
     assert len(layer3.requests()) == sent
     client.close()
+
+
+def test_a_replanned_version_is_validated_and_its_requirements_scheduled_from_the_status_date(app, layer3):
+    """A replan's version goes to Layer 3 too: a required test gating `build` is scheduled after the status date,
+    and the replanned version waits for a person (changes required), the plan staying executing on baseline 1."""
+    from tests.feedback_support import approved_plan
+
+    client = app.test_client()
+    plan = approved_plan(client)  # approved by Layer 3: auto-approved (no alerts) or approved by hand
+    fed = client.put(f"/api/v1/plans/{plan['id']}", json={"status_date": "2026-11-03T13:00:00Z", "updates": [
+        {"task_id": "design", "status": "completed", "actual_finish": "2026-11-03T11:00:00Z"}]})
+    assert fed.status_code == 200, fed.get_json()
+    layer3.answer("changes_required", requirements=[{"id": "QA", "kind": "test", "name": "Regression tests",
+                                                     "estimate_hours": 4, "gates": ["build"]}])
+    answer = client.post(f"/api/v1/plans/{plan['id']}/replan", json={"reason": "design ran late"})
+    assert answer.status_code == 202, answer.get_json()
+    new = client.get(answer.headers["Location"]).get_json()
+    assert new["version_status"] == "ready" and new["validation"]["state"] == "changes_required"
+    tasks = {task["id"]: task for task in new["tasks"]}
+    assert tasks["L3-QA"]["start"] >= "2026-11-03T13:00:00" and "L3-QA" in tasks["build"]["depends_on"]
+    assert tasks["build"]["start_hour"] >= tasks["L3-QA"]["finish_hour"]
+    assert [sent["reference"] for sent in layer3.requests()] == [f"{plan['id']}/v1", f"{plan['id']}/v2"]
+    current = client.get(f"/api/v1/plans/{plan['id']}").get_json()
+    assert current["status"] == "executing" and current["baseline_version"] == 1
