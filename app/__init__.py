@@ -48,10 +48,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.register_blueprint(health.bp)
     api = init_openapi(app)  # /api/v1/openapi.json and /api/v1/docs, from the blueprints' documentation
-    for blueprint in (plans.bp, lifecycle.bp, progress.bp, risks.bp, resources.bp, snapshot.bp):
+    from app.security import api as security_api
+    from app.security.authorizer import init_security
+
+    for blueprint in (plans.bp, lifecycle.bp, progress.bp, risks.bp, resources.bp, snapshot.bp, security_api.bp):
         api.register_blueprint(blueprint)
     register_error_handlers(app)  # after flask-smorest's: every error stays an app/problems.py document
     json_input.init_app(app)  # a request body that stops arriving is a 408, not a held thread
     logs.init_app(app)  # X-Request-ID in and out; request and plan ids on every log line
+    init_security(app, api)  # after the request id: who calls, may they, how often (app/security, docs/security.md)
     init_metrics(app)
     return app

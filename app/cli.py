@@ -6,12 +6,16 @@
     layer2-planning relay [--once]              publish the outbox's events to the topic exchange
     layer2-planning consume                     take goals.created, execution.feedback, resources.availability
     layer2-planning events [--unsent] [--limit N] [--topic T]   print the outbox's events (JSON lines)
+    layer2-planning keys create --tenant T --role R [--name N] [--expires-in-days D]   a new API key (shown once)
+    layer2-planning keys list | keys revoke ID
+    layer2-planning audit verify                check the audit log's hash chain (exit 1 when broken)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -90,6 +94,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                           "LOG_LEVEL": "WARNING"})
         upgrade_database(app)
         client = app.test_client()
+        client.environ_base["HTTP_X_API_KEY"] = _local_admin_key(app, "layer2-planning plan")
         # the file's own bytes, so the API's edge checks them as sent (NaN, nesting, ...), not a re-encoding
         response = client.post("/api/v1/plans", data=Path(args.goal).read_bytes(), content_type="application/json")
         if response.status_code >= 400:
@@ -101,9 +106,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _http_json(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+def _local_admin_key(app, name: str) -> str:
+    """A new admin key of the tenant `default` in the app's (embedded) database; earlier keys of that name revoked."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import ApiKey, utcnow
+    from app.security import keys
+
+    with app.app_context():
+        db.session.execute(sa.update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+                           .values(revoked_at=utcnow()))
+        created = keys.create_key(session=db.session, tenant="default", role="admin", name=name)
+        db.session.commit()
+    return created.key
+
+
+def _http_json(method: str, url: str, body: dict | None = None, api_key: str | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **({"X-API-Key": api_key} if api_key else {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -111,7 +133,7 @@ def _http_json(method: str, url: str, body: dict | None = None) -> tuple[int, di
         return error.code, json.loads(error.read() or b"{}")
 
 
-def _demo(base_url: str, goal_path: str) -> None:
+def _demo(base_url: str, goal_path: str, api_key: str | None) -> None:
     from app.render import render_plan
 
     try:
@@ -120,13 +142,13 @@ def _demo(base_url: str, goal_path: str) -> None:
         _fail(str(error))
         return
     print(f"Submitting {goal_path} to {base_url}/api/v1/plans ...", flush=True)
-    status, body = _http_json("POST", f"{base_url}/api/v1/plans", goal)
+    status, body = _http_json("POST", f"{base_url}/api/v1/plans", goal, api_key)
     if status != 202:
         print(_problem_line(body), file=sys.stderr)
         return
     plan_url = f"{base_url}/api/v1/plans/{body['id']}"
     while True:
-        _, plan = _http_json("GET", plan_url)
+        _, plan = _http_json("GET", plan_url, api_key=api_key)
         stages = ", ".join(f"{name} {info['state']}" for name, info in plan.get("stages", {}).items())
         print(f"  plan {plan['id']} {plan['status']}: {stages}", flush=True)
         if plan.get("version_status") in VERSION_DONE_STATES:  # no stage left to run
@@ -134,7 +156,7 @@ def _demo(base_url: str, goal_path: str) -> None:
         time.sleep(0.5)
     print()
     print(render_plan(plan), flush=True)
-    print(f"\nThe full plan document: curl {plan_url}")
+    print(f"\nThe full plan document: curl -H \"X-API-Key: $LAYER2_API_KEY\" {plan_url}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -149,11 +171,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base_url = f"http://{args.host}:{args.port}"
     mode = "embedded (SQLite + eager Celery)" if app.config["EMBEDDED"] else "farm (queues on the broker)"
     print(f"Layer 2 Planning API on {base_url}  [{mode}]", flush=True)
+    api_key = os.environ.get("LAYER2_API_KEY") or None
+    if app.config["EMBEDDED"]:
+        # Embedded mode (make run): a local admin key, new each start (the previous one revoked), so a newcomer
+        # can call the API at once; the farm has no such key: `layer2-planning keys create` (docs/security.md).
+        api_key = _local_admin_key(app, "embedded serve (local admin)")
+        print("A local admin key for this run (tenant default; revoked at the next start):\n"
+              f"  export LAYER2_API_KEY={api_key}\n"
+              f"  curl -H \"X-API-Key: $LAYER2_API_KEY\" {base_url}/api/v1/plans", flush=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         if args.demo:
-            _demo(base_url, args.demo)
+            _demo(base_url, args.demo, api_key)
         print(f"\nServing the API on {base_url} (POST /api/v1/plans, GET /api/v1/plans/ID, /health, /metrics). "
               "Ctrl-C to stop.", flush=True)
         while thread.is_alive():
@@ -237,6 +267,59 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin_app():
+    """The app for the keys and audit commands: the service's database (DATABASE_URL; embedded: migrated)."""
+    from app import create_app
+
+    app = create_app({"LOG_LEVEL": "WARNING"})
+    if app.config["EMBEDDED"]:
+        upgrade_database(app)
+    return app
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import utcnow
+    from app.security import keys
+
+    app = _admin_app()
+    with app.app_context():
+        if args.keys_command == "create":
+            expires = utcnow() + timedelta(days=args.expires_in_days) if args.expires_in_days else None
+            try:
+                created = keys.create_key(session=db.session, tenant=args.tenant, role=args.role, name=args.name,
+                                          expires_at=expires)
+            except ValueError as error:
+                raise CliError(str(error)) from None
+            db.session.commit()
+            print(f"key id {created.id}: tenant {created.tenant}, role {created.role}"
+                  + (f", expires {expires.isoformat()}" if expires else "")
+                  + ". The key is shown this once; send it in the X-API-Key header:")
+            print(created.key)
+        elif args.keys_command == "list":
+            for key in keys.list_keys(session=db.session):
+                print(json.dumps(key))
+        else:
+            if not keys.revoke_key(session=db.session, key_id=args.id):
+                raise CliError(f"no key with id {args.id!r}")
+            db.session.commit()
+            print(f"key {args.id} revoked")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from app.extensions import db
+    from app.security.audit_chain import verify
+
+    app = _admin_app()
+    with app.app_context():
+        report = verify(db.session.connection())
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "solve-psplib":
@@ -265,6 +348,20 @@ def main(argv: list[str] | None = None) -> int:
     events.add_argument("--topic", help="only this topic (plans.created, plans.updated, tasks.assigned, risks.alerts)")
     events.add_argument("--limit", type=int, default=100, help="the latest N events (default 100)")
     events.set_defaults(func=cmd_events)
+    keys = commands.add_parser("keys", help="API keys: create (shown once), list, revoke (docs/security.md)")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_commands.add_parser("create", help="a new key; the key alone on the last line")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--role", required=True, choices=("viewer", "planner", "approver", "executor", "admin"))
+    create.add_argument("--name", default="")
+    create.add_argument("--expires-in-days", type=float, default=None)
+    keys_commands.add_parser("list", help="every key as JSON lines (never a secret)")
+    revoke = keys_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id")
+    keys.set_defaults(func=cmd_keys)
+    audit = commands.add_parser("audit", help="the audit log: verify its hash chain")
+    audit.add_argument("audit_command", choices=("verify",))
+    audit.set_defaults(func=cmd_audit)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

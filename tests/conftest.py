@@ -8,8 +8,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from tests import farm
+from tests.security_support import AuthClient, install_requests_key
+
+# Every Flask test client sends an admin key of its app (tests/security_support.py): the API stays closed.
+Flask.test_client_class = AuthClient
 
 # Plans in tests get 3 s of scheduling, not the production 10 s: the suite checks
 # behaviour, and bench/ measures what more time buys.
@@ -64,8 +69,12 @@ def pg_url():
 
 
 @pytest.fixture
-def farm_env(pg_url) -> dict[str, str]:
-    """Environment for one farm: our database, a Redis key prefix no other run shares."""
+def farm_env(pg_url, monkeypatch) -> dict[str, str]:
+    """Environment for one farm: our database, a Redis key prefix no other run shares.
+
+    The test's HTTP calls (requests) carry an admin key of that database (tests/security_support.py).
+    """
+    install_requests_key(monkeypatch, pg_url)
     return {
         "DATABASE_URL": pg_url,
         "CELERY_BROKER_URL": farm.REDIS_URL,

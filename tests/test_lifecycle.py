@@ -12,6 +12,7 @@ from app.models import AuditEntry, Plan, PlanTask, PlanVersion
 from planning.identity import task_uid
 from planning.lifecycle import PLAN_TRANSITIONS, VERSION_TRANSITIONS
 from tests.conftest import load_example
+from tests.security_support import admin_actor
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 RISKY = "website-launch.json"  # has risks at alert level: waits in ready for a person
@@ -110,15 +111,16 @@ def test_a_plan_is_ready_then_approved_and_becomes_the_baseline(embedded_app, cl
     body = response.get_json()
     assert (body["status"], body["version"], body["baseline_version"]) == ("approved", 1, 1)
     approval = client.get(f"/api/v1/plans/{plan_id}").get_json()["approval"]
-    assert approval["state"] == "approved" and approval["by"] == "alice" and approval["at"]
+    # X-Actor is ignored: the audit log and the approval name the authenticated key (app/security)
+    assert approval["state"] == "approved" and approval["by"] == admin_actor(embedded_app) and approval["at"]
     assert approval["auto"] is False and approval["comment"] == "risks accepted"
     assert approval["blocked_by"] == plan["approval"]["blocked_by"]  # the document's part is unchanged
 
     assert audit_trail(embedded_app, plan_id) == [
-        ("plan.create", "anonymous"),
+        ("plan.create", admin_actor(embedded_app)),
         ("plan_version.planning", "layer2-pipeline"), ("plan.planning", "layer2-pipeline"),
         ("plan_version.ready", "layer2-pipeline"), ("plan.ready", "layer2-pipeline"),
-        ("plan.approved", "alice"),
+        ("plan.approved", admin_actor(embedded_app)),
     ]
 
 
@@ -146,13 +148,14 @@ def test_reject_needs_a_reason_and_is_final(embedded_app, client):
     assert response.status_code == 200 and response.get_json()["status"] == "rejected"
     plan = client.get(f"/api/v1/plans/{plan_id}").get_json()
     assert plan["status"] == "rejected" and plan["version_status"] == "ready" and plan["baseline_version"] is None
-    assert plan["approval"] | {"at": None} == {"state": "rejected", "by": "bob", "at": None, "auto": False,
+    assert plan["approval"] | {"at": None} == {"state": "rejected", "by": admin_actor(embedded_app), "at": None,
+                                               "auto": False,
                                                "comment": "over budget", "auto_approvable": False,
                                                "blocked_by": plan["approval"]["blocked_by"]}
     refused = problem(client.post(f"/api/v1/plans/{plan_id}/approve"), 409)
     assert refused["current_state"] == "rejected" and refused["allowed"] == []
     assert problem(client.delete(f"/api/v1/plans/{plan_id}"), 409)["current_state"] == "rejected"
-    assert audit_trail(embedded_app, plan_id)[-1] == ("plan.rejected", "bob")
+    assert audit_trail(embedded_app, plan_id)[-1] == ("plan.rejected", admin_actor(embedded_app))
 
 
 def test_bad_approval_bodies_are_named(client):
@@ -213,7 +216,7 @@ def test_an_approved_plan_can_still_be_cancelled(embedded_app, client):
     assert response.get_json() == {"id": plan_id, "status": "cancelled", "version": 1, "version_status": "ready"}
     plan = client.get(f"/api/v1/plans/{plan_id}").get_json()
     assert plan["status"] == "cancelled" and plan["baseline_version"] == 1 and plan["tasks"]
-    assert audit_trail(embedded_app, plan_id)[-1] == ("plan.cancelled", "carol")
+    assert audit_trail(embedded_app, plan_id)[-1] == ("plan.cancelled", admin_actor(embedded_app))
 
 
 # auto-approval ----------------------------------------------------------------------------------

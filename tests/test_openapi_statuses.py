@@ -62,6 +62,7 @@ def seeded(app) -> dict:
                issue=issues[1]["id"], resolved_issue=issues[0]["id"])
     assert client.post(f"/api/v1/issues/{ids['resolved_issue']}/resolve",
                        json={"who": "ops", "resolution": "unblocked"}).status_code == 200
+    ids["key"] = client.post("/api/v1/keys", json={"role": "viewer", "name": "to revoke"}).get_json()["id"]
     return ids
 
 
@@ -176,7 +177,34 @@ def _requests(ids: dict) -> dict[tuple[str, str, int], dict]:
         ("/api/v1/metrics/snapshot", "get", 200): {"url": "/api/v1/metrics/snapshot"},
         ("/api/v1/metrics/snapshot", "get", 400): {"url": "/api/v1/metrics/snapshot" + nul},
     })
+    table.update(_security_requests(ids, malformed, big, text, nul))
     return table
+
+
+def _security_requests(ids: dict, malformed: dict, big: dict, text: dict, nul: str) -> dict:
+    """The audit log, a plan's ACL and the API keys (app/security/api.py)."""
+    acl = "/api/v1/plans/{plan_id}/acl"
+    url = f"/api/v1/plans/{ids['ready']}/acl"
+    keys, key = "/api/v1/keys", "/api/v1/keys/{key_id}"
+    return {
+        ("/api/v1/audit", "get", 200): {"url": "/api/v1/audit?limit=2"},
+        ("/api/v1/audit", "get", 400): {"url": "/api/v1/audit" + nul},
+        ("/api/v1/audit", "get", 422): {"url": "/api/v1/audit?limit=0"},
+        ("/api/v1/audit/verify", "get", 200): {"url": "/api/v1/audit/verify"},
+        ("/api/v1/audit/verify", "get", 400): {"url": "/api/v1/audit/verify" + nul},
+        (acl, "get", 200): {"url": url}, (acl, "get", 400): {"url": url + nul},
+        (acl, "get", 404): {"url": "/api/v1/plans/nope/acl"},
+        (acl, "put", 200): {"url": url, "json": {"teams": ["planning"]}}, (acl, "put", 400): {"url": url, **malformed},
+        (acl, "put", 404): {"url": "/api/v1/plans/nope/acl", "json": {}}, (acl, "put", 413): {"url": url, **big},
+        (acl, "put", 415): {"url": url, **text}, (acl, "put", 422): {"url": url, "json": {"owners": "me"}},
+        (keys, "get", 200): {"url": keys}, (keys, "get", 400): {"url": keys + nul},
+        (keys, "post", 201): {"url": keys, "json": {"role": "viewer"}}, (keys, "post", 400): {"url": keys, **malformed},
+        (keys, "post", 413): {"url": keys, **big}, (keys, "post", 415): {"url": keys, **text},
+        (keys, "post", 422): {"url": keys, "json": {"role": "root"}},
+        (key, "delete", 200): {"url": f"/api/v1/keys/{ids['key']}"},
+        (key, "delete", 400): {"url": f"/api/v1/keys/{ids['key']}{nul}"},
+        (key, "delete", 404): {"url": "/api/v1/keys/nope"},
+    }
 
 
 def test_every_documented_status_is_answered_as_documented(app, seeded):

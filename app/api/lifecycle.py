@@ -25,6 +25,7 @@ from app.extensions import db
 from app.openapi import NOT_BLANK, operation
 from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem, flatten_marshmallow, problem_response
+from app.security.policy import requires
 from app.services import lifecycle, replanning
 from planning.lifecycle import NotReplannable
 
@@ -101,6 +102,7 @@ class DiffQuery(Schema):
 @operation(summary="Approve the ready version: it becomes the baseline", body=PlanApprove, body_required=False,
            responses={200: read.DecisionRead},
            errors=(400, 404, 408, 409, 413, 415, 422), headers=ACTOR)
+@requires("plans:approve", scope="plan")
 def approve(plan_id: str):
     _plan_or_404(plan_id)
     options = _load(APPROVE_SCHEMA)
@@ -114,6 +116,7 @@ def approve(plan_id: str):
 @operation(summary="Reject the ready version, with a reason", body=PlanReject,
            responses={200: read.DecisionRead}, errors=(400, 404, 408, 409, 413, 415, 422),
            headers=ACTOR)
+@requires("plans:approve", scope="plan")
 def reject(plan_id: str):
     _plan_or_404(plan_id)
     options = _load(REJECT_SCHEMA)
@@ -125,6 +128,7 @@ def reject(plan_id: str):
 @bp.post("/<plan_id>/replan")
 @operation(body=PlanReplan, responses={202: (read.ReplanAcceptedRead, LOCATION)},
            errors=(400, 404, 408, 409, 413, 415, 422), headers=ACTOR)
+@requires("plans:write", scope="plan")
 def replan(plan_id: str):
     """Version n+1 from the plan's status date, now (not debounced); 202 with the new version's Location."""
     from tasks.replan import send_chain
@@ -147,6 +151,7 @@ def replan(plan_id: str):
 
 @bp.get("/<plan_id>/replans")
 @operation(query=read.PageQuery, responses={200: (read.ReplanListRead, link_headers())}, errors=(400, 404, 422))
+@requires("plans:read", scope="plan")
 def replans(plan_id: str):
     """The replan triggers, newest first, a page at a time."""
     _plan_or_404(plan_id)
@@ -159,6 +164,7 @@ def replans(plan_id: str):
 
 @bp.get("/<plan_id>/versions")
 @operation(query=read.PageQuery, responses={200: (read.VersionListRead, link_headers())}, errors=(400, 404, 422))
+@requires("plans:read", scope="plan")
 def versions(plan_id: str):
     """Every version, oldest first, a page at a time."""
     plan = _plan_or_404(plan_id)
@@ -170,6 +176,7 @@ def versions(plan_id: str):
 @bp.get("/<plan_id>/diff")
 @operation(summary="What changed between two versions", query=DiffQuery,
            responses={200: read.DiffRead}, errors=(400, 404, 409, 422))
+@requires("plans:read", scope="plan")
 def diff(plan_id: str):
     plan = _plan_or_404(plan_id)
     before, after = version_param("from"), version_param("to")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate
 
@@ -17,6 +17,7 @@ from app.openapi import operation
 from app.pagination import encode_cursor, link_headers, page_params, page_response
 from app.problems import ApiProblem
 from app.schemas import GoalCreate, PlanCancel
+from app.security.policy import requires, visible_plans
 from app.services import lifecycle, listing
 from app.services import plans as plan_service
 from planning.errors import PlanningError
@@ -37,11 +38,12 @@ def json_body() -> dict:
 
 
 def actor() -> str:
-    return request.headers.get("X-Actor", "anonymous")[:200]
+    """Who acts, for the audit log: the authenticated key or user (app/security), never a header the caller writes."""
+    return g.principal.actor
 
 
 LOCATION = {"Location": {"description": "the plan's URL", "schema": {"type": "string"}}}
-ACTOR = {"X-Actor": {"description": "who acts (recorded in the audit log); default anonymous",
+ACTOR = {"X-Actor": {"description": "ignored: the audit log records the authenticated key or user",
                      "schema": {"type": "string"}}}
 
 
@@ -51,6 +53,7 @@ class PlanListQuery(read.PageQuery):
 
 @bp.get("")
 @operation(query=PlanListQuery, responses={200: (read.PlanListRead, link_headers())}, errors=(422,))
+@requires("plans:read")
 def list_plans():
     """The plans, newest first, a page at a time (`limit`, `cursor`; `Link: rel="next"`)."""
     unknown = sorted(set(request.args) - {"status", "limit", "cursor"})
@@ -66,7 +69,8 @@ def list_plans():
     except ValueError:
         raise ApiProblem(422, "invalid-query", "Invalid query", "cursor: not a cursor of this list",
                          [{"field": "cursor", "message": "Not a cursor of this list."}]) from None
-    plans, last = listing.list_plans(session=db.session, status=status, limit=page.limit, after=after)
+    plans, last = listing.list_plans(session=db.session, status=status, limit=page.limit, after=after,
+                                     visible=visible_plans(g.principal))
     next_cursor = None if last is None else encode_cursor("plans", last)
     return page_response({"plans": plans}, next_cursor)
 
@@ -75,6 +79,7 @@ def list_plans():
 @operation(summary="Submit a goal: 202 with the plan's id; it is planned in the background", body=GoalCreate,
            responses={202: (read.PlanAcceptedRead, LOCATION)}, errors=(400, 408, 413, 415, 422),
            headers=ACTOR)
+@requires("plans:write")
 def create_plan():
     """Validate, store (one transaction), send the chain, answer: nothing else on this path."""
     body = json_body()
@@ -105,6 +110,7 @@ def create_plan():
 
 @bp.get("/<plan_id>")
 @operation(query=read.VersionQuery, responses={200: read.PlanRead}, errors=(400, 404, 422))
+@requires("plans:read", scope="plan")
 def get_plan(plan_id: str):
     """The plan; `?version=N` shows version N (404 problem naming it when the plan has none)."""
     plan = _plan_or_404(plan_id)
@@ -116,6 +122,7 @@ def get_plan(plan_id: str):
            responses={200: read.PlanCancelledRead},
            errors=(400, 404, 408, 409, 413, 415, 422),
            headers=ACTOR)
+@requires("plans:write", scope="plan")
 def cancel_plan(plan_id: str):
     plan = _plan_or_404(plan_id)
     # A body that is there is read as every body is (a malformed one was ignored and the plan cancelled anyway).
@@ -133,6 +140,7 @@ def cancel_plan(plan_id: str):
 
 @bp.get("/<plan_id>/resources")
 @operation(query=read.VersionQuery, responses={200: read.PlanResourcesRead}, errors=(404, 422))
+@requires("plans:read", scope="plan")
 def get_plan_resources(plan_id: str):
     """The version's allocations, its Layer 8 holds and their state at Layer 8 now (the spec's troubleshooting call)."""
     from app.layer8 import layer8_client_for

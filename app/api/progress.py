@@ -28,6 +28,7 @@ from app.models import ISSUE_STATES, PlanIssue
 from app.openapi import operation
 from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem
+from app.security.policy import requires
 from app.services import feedback as feedback_service
 from app.services import plans as plan_service
 from app.services import progress as progress_service
@@ -110,6 +111,7 @@ def _too_large(size: int) -> ApiProblem:
 @bp.put("/plans/<plan_id>")
 @operation(body=FeedbackCreate, responses={200: (read.FeedbackAnswerRead, ETAG)},
            errors=(400, 404, 408, 409, 412, 413, 415, 422), headers=FEEDBACK_HEADERS)
+@requires("feedback:write", scope="plan")
 def put_feedback(plan_id: str):
     """Execution feedback: task updates applied in one transaction; answers the progress summary and a new ETag."""
     started = time.perf_counter()
@@ -176,6 +178,7 @@ def _execution_of(plan, as_of: datetime | None):
 
 @bp.get("/plans/<plan_id>/progress")
 @operation(query=read.AsOfQuery, responses={200: (read.ProgressRead, ETAG)}, errors=(400, 404, 409, 422))
+@requires("progress:read", scope="plan")
 def get_progress(plan_id: str):
     """Progress at `as_of` (default: the latest status date): EVM, Earned Schedule, counts by status."""
     execution = _execution(plan_id, _as_of())
@@ -186,6 +189,7 @@ def get_progress(plan_id: str):
 
 @bp.get("/plans/<plan_id>/report")
 @operation(query=read.AsOfQuery, responses={200: (read.ReportRead, ETAG)}, errors=(400, 404, 409, 422))
+@requires("progress:read", scope="plan")
 def get_report(plan_id: str):
     """Progress plus the S-curve, forecasts, the critical path now, open issues, re-assessed risks, baseline vs now."""
     execution = _execution(plan_id, _as_of())
@@ -201,6 +205,7 @@ class IssueListQuery(read.PageQuery):
 @bp.get("/plans/<plan_id>/issues")
 @operation(query=IssueListQuery, responses={200: (read.IssueListRead, link_headers())},
            errors=(400, 404, 409, 422))
+@requires("progress:read", scope="plan")
 def list_issues(plan_id: str):
     """The plan's issues, oldest first, a page at a time."""
     status = request.args.get("status")
@@ -220,6 +225,7 @@ def list_issues(plan_id: str):
 @bp.post("/issues/<issue_id>/resolve")
 @operation(summary="Resolve an issue", body=IssueResolve,
            responses={200: read.IssueRead}, errors=(400, 404, 408, 409, 413, 415, 422))
+@requires("issues:resolve", scope="issue")
 def resolve_issue(issue_id: str):
     from app.api.plans import json_body
 
@@ -234,6 +240,7 @@ def resolve_issue(issue_id: str):
 
 @bp.get("/tasks/<uid>/progress")
 @operation(query=read.AsOfQuery, responses={200: read.TaskProgressRead}, errors=(400, 404, 422))
+@requires("progress:read", scope="task")
 def get_task_progress(uid: str):
     """One task: its state and events, planned vs actual, float left, whether it is critical now."""
     as_of = _as_of()

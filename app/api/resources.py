@@ -12,6 +12,7 @@ from app.extensions import db
 from app.openapi import operation
 from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem, flatten_marshmallow
+from app.security.policy import requires
 from app.services import resources as resource_service
 from planning.resources.pools import RATE_UNITS
 
@@ -62,11 +63,14 @@ class ResourceSetReplace(Schema):
 
 
 def _actor() -> str:
-    return request.headers.get("X-Actor", "anonymous")[:200]
+    from app.api.plans import actor
+
+    return actor()
 
 
 @bp.get("")
 @operation(query=read.PageQuery, responses={200: (read.ResourceSetRead, link_headers())}, errors=(400, 422))
+@requires("resources:read")
 def list_resources():
     """The pools by type, a page at a time (by default the whole set: at most 500 pools)."""
     records = resource_service.list_pools(session=db.session)
@@ -80,6 +84,7 @@ def list_resources():
 @operation(summary="Replace the whole local pool set", body=ResourceSetReplace,
            responses={200: read.ResourceSetReplacedRead}, errors=(400, 409, 413, 415, 422),
            headers={"X-Actor": {"description": "who acts (audit log)", "schema": {"type": "string"}}})
+@requires("resources:write")
 def replace_resources():
     if not request.is_json:
         raise ApiProblem(415, "unsupported-media-type", "Unsupported media type",

@@ -13,6 +13,7 @@ from app.models import PlanRisk
 from app.openapi import operation
 from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem
+from app.security.policy import requires
 from app.services import plans as plan_service
 from app.services import risks as risk_service
 from planning.settings import IMPACT_LEVELS
@@ -43,6 +44,7 @@ class RiskMitigate(Schema):
 
 @bp.get("/plans/<plan_id>/risks")
 @operation(query=RiskListQuery, responses={200: (read.RiskListRead, link_headers())}, errors=(400, 404, 422))
+@requires("plans:read", scope="plan")
 def list_plan_risks(plan_id: str):
     """The current version's risks, ranked, a page at a time."""
     query = RiskListQuery().load(request.args.to_dict())
@@ -60,6 +62,7 @@ def list_plan_risks(plan_id: str):
 @bp.post("/risks/<risk_id>/mitigate")
 @operation(summary="Record a mitigation of a risk", body=RiskMitigate,
            responses={200: read.RiskRead}, errors=(400, 404, 408, 413, 415, 422))
+@requires("risks:mitigate", scope="risk")
 def mitigate_risk(risk_id: str):
     body = RiskMitigate().load(json_body())
     row = db.session.get(PlanRisk, risk_id)

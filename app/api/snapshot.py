@@ -9,6 +9,7 @@ from app.api import read_schemas as read
 from app.extensions import db
 from app.models import utcnow
 from app.openapi import operation
+from app.security.policy import requires
 from app.services import snapshot
 from app.stages import STAGE_NAMES
 from tasks.queues import QUEUE_NAMES
@@ -19,6 +20,7 @@ bp = Blueprint("metrics", __name__, url_prefix="/api/v1/metrics",
 
 @bp.get("/snapshot")
 @operation(responses={200: read.MetricsSnapshotRead})
+@requires("metrics:read")
 def metrics_snapshot():
     """Goals, plans by state, stage latency percentiles, queue depths and error counts, now."""
     figures = snapshot.database_figures(session=db.session, stage_names=STAGE_NAMES)

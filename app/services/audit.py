@@ -1,4 +1,9 @@
-"""Every mutating API call leaves an audit row: who, what, when, before/after digest."""
+"""Every mutating API call leaves an audit row: who, what, when, before/after digest.
+
+Inside a request the row's actor is the authenticated principal (`key:<id>` or `user:<sub>`), whatever the
+caller passed, and its tenant, request id and address come from the request (app/security/context.py).
+The database chains the rows (app/security/audit_chain.py) and refuses to change or delete them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEntry, utcnow
+from app.security.context import current_principal
 
 
 def digest(document) -> str | None:
@@ -19,6 +25,9 @@ def digest(document) -> str | None:
 
 def record(*, actor: str, action: str, entity: str, entity_id: str, before=None, after=None) -> None:
     """Add (not commit) an audit row, so it lands in the caller's transaction."""
+    principal = current_principal()
+    if principal is not None:
+        actor = principal.actor
     db.session.execute(sa.insert(AuditEntry).values(
         actor=actor, action=action, entity=entity, entity_id=entity_id, at=utcnow(),
         before_digest=digest(before), after_digest=digest(after)))

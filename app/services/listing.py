@@ -17,11 +17,16 @@ def plan_list_key(after: tuple) -> tuple[datetime, str]:
     return datetime.fromisoformat(after[0]), after[1]
 
 
-def list_plans(*, session: Session, status: str | None, limit: int,
-               after: tuple[datetime, str] | None) -> tuple[list[dict], tuple[str, str] | None]:
-    """One page of plans and the key of its last one when there are more (None on the last page)."""
+def list_plans(*, session: Session, status: str | None, limit: int, after: tuple[datetime, str] | None,
+               visible=None) -> tuple[list[dict], tuple[str, str] | None]:
+    """One page of plans and the key of its last one when there are more (None on the last page).
+
+    `visible`: a WHERE clause on `plans` saying which the caller may see (app/security/policy.py).
+    """
     query = sa.select(Plan.id, Plan.status, Plan.current_version, Plan.baseline_version, Plan.created_at,
                       Plan.updated_at, Goal.title).join(Goal, Goal.id == Plan.goal_id)
+    if visible is not None:
+        query = query.where(visible)
     if status:
         query = query.where(Plan.status == status)
     if after is not None:
