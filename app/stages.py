@@ -86,9 +86,10 @@ def _schedule_limit(settings: PlanningSettings) -> float:
 
 
 def _validate_limit(settings: PlanningSettings) -> float:
-    # Layer 3's answer (three attempts of LAYER3_TIMEOUT_SECONDS, 5 s by default, with backoff), then, when it
-    # adds tasks, the schedule and the document again (as the schedule and finalize stages).
-    return _schedule_limit(settings) + 40
+    # Layer 3's answer (at most stage_io.LAYER3_BUDGET_SECONDS, 10 s, retries included), then, when it adds tasks,
+    # the schedule again (its solver stops schedule_time_limit_seconds from the stage's start, or 0.5 s after the
+    # answer) and the document; no longer than finalize's with the defaults, so the visibility timeout stays.
+    return max(20.0, settings.schedule_time_limit_seconds + 10)
 
 
 REGISTRY: tuple[Stage, ...] = (

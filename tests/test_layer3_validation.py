@@ -158,3 +158,14 @@ def test_a_replanned_version_is_validated_and_its_requirements_scheduled_from_th
     assert [sent["reference"] for sent in layer3.requests()] == [f"{plan['id']}/v1", f"{plan['id']}/v2"]
     current = client.get(f"/api/v1/plans/{plan['id']}").get_json()
     assert current["status"] == "executing" and current["baseline_version"] == 1
+
+
+def test_the_call_keeps_within_its_budget(layer3):
+    """A Layer 3 that hangs is asked once more only while another attempt still fits the stage's budget."""
+    client = Layer3Client(layer3.url, timeout=0.3, max_attempts=3, sleep=lambda _: None)
+    layer3.fault("hang", times=None, delay=2.0)
+    with pytest.raises(Layer3Error, match="timeout.*after 1 attempt"):
+        client.validate({"reference": "p/v1", "tasks": []}, budget=0.5)
+    with pytest.raises(Layer3Error, match="timeout.*after 3 attempt"):
+        client.validate({"reference": "p/v1", "tasks": []}, budget=5.0)
+    client.close()

@@ -67,11 +67,14 @@ class Layer3Client:
     def close(self) -> None:
         self.session.close()
 
-    def validate(self, request: dict) -> dict:
-        """Layer 3's verdict on a plan version (`planning.validation.validation_request`), checked and normalised."""
+    def validate(self, request: dict, *, budget: float | None = None) -> dict:
+        """Layer 3's verdict on a plan version (`planning.validation.validation_request`), checked and normalised.
+
+        `budget`: seconds the call may take in all, retries included (no retry starts that could not finish in
+        it), so the validate stage keeps its time limit whatever Layer 3 does."""
         reference = request["reference"]
         body = self._call("validate", "POST", "/api/v1/validations", json=request,
-                          headers={"Idempotency-Key": reference})
+                          headers={"Idempotency-Key": reference}, budget=budget)
         try:
             return check_answer(body, reference=reference)
         except AnswerError as error:
@@ -92,14 +95,20 @@ class Layer3Client:
         log.error("Layer 3 %s failed: %s", operation, error)
         return error
 
-    def _call(self, operation: str, method: str, path: str, **kwargs) -> Any:
+    def _call(self, operation: str, method: str, path: str, *, budget: float | None = None, **kwargs) -> Any:
         if not self.breaker.allow():
             raise self._failed(operation, Layer3Error(
                 "circuit_open", f"Layer 3 calls paused for {self.breaker.retry_in():.1f} s after repeated failures"))
         error: Layer3Error | None = None
+        started = time.monotonic()
+        attempts = 0
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
-                self._sleep(self._jitter() * min(self.backoff_max, self.backoff_base * 2 ** (attempt - 2)))
+                pause = self._jitter() * min(self.backoff_max, self.backoff_base * 2 ** (attempt - 2))
+                if budget is not None and time.monotonic() - started + pause + self.timeout > budget:
+                    break  # another attempt could outlast the budget
+                self._sleep(pause)
+            attempts = attempt
             try:
                 response = self.session.request(method, self.base_url + path, timeout=(self.timeout, self.timeout),
                                                 **kwargs)
@@ -124,5 +133,5 @@ class Layer3Client:
             self.breaker.record_success()
             return body
         assert error is not None
-        raise self._failed(operation, Layer3Error(error.kind, f"{error.detail} after {self.max_attempts} attempt(s)",
+        raise self._failed(operation, Layer3Error(error.kind, f"{error.detail} after {attempts} attempt(s)",
                                                   status=error.status))

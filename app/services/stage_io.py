@@ -155,6 +155,10 @@ def gather_replan(data: StageInput) -> dict:
 
 # -- Layer 3 validation (stage `validate`; docs/layer3-contract.md) ---------------------------------------
 
+# Seconds the validate stage gives Layer 3's answer, retries included (its time limit, app/stages.py, leaves
+# room for this and for scheduling Layer 3's requirements in).
+LAYER3_BUDGET_SECONDS = 10.0
+
 def gather_validation(data: StageInput) -> dict:
     """`sources["layer3"]` for planning.stages.validate: Layer 3's checked answer on finalize's document, or why
     there is none (not configured: no call at all; unavailable: the failure, which never fails the plan)."""
@@ -167,7 +171,7 @@ def gather_validation(data: StageInput) -> dict:
     request = validation_request(data.result("finalize"), plan_id=data.plan_id, version=data.version)
     db.session.rollback()  # no transaction stays open across the call to Layer 3
     try:
-        answer = client.validate(request)
+        answer = client.validate(request, budget=LAYER3_BUDGET_SECONDS)
     except Layer3Error as error:
         return {"layer3": {"state": "unavailable", "reason": f"Layer 3 could not validate the plan ({error})"}}
     return {"layer3": {"state": "answered", "answer": answer}}
