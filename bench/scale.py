@@ -91,7 +91,14 @@ def run_one(tasks: int, seed: int, shape: str, limit: float, max_tasks: int) -> 
         from app.cli import upgrade_database
 
         upgrade_database(app)
+        from app.extensions import db
+        from app.security.keys import create_key
+
+        with app.app_context():  # the API asks for a key (docs/security.md): an admin key of this database
+            key = create_key(session=db.session, tenant="default", role="admin", name="bench").key
+            db.session.commit()
         client = app.test_client()
+        client.environ_base["HTTP_X_API_KEY"] = key
         t0 = time.perf_counter()
         response = client.post("/api/v1/plans", data=goal, content_type="application/json")
         if response.status_code != 202:
