@@ -61,13 +61,14 @@ def _register_components(api: PlanningApi) -> None:
     from app.api import read_schemas
 
     api.spec.components.schema("Problem", schema=read_schemas.ProblemRead)
-    for status in (400, 404, 405, 408, 409, 412, 413, 415, 422, 503):
+    # 401, 403 and 429: app/security (each route's @requires documents the ones it can answer).
+    for status in (400, 401, 403, 404, 405, 408, 409, 412, 413, 415, 422, 429, 503):
         api.spec.components.response(f"Problem{status}", {
             "description": f"{HTTPStatus(status).phrase} (application/problem+json)",
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             **({"headers": {"Retry-After": {"schema": {"type": "integer"},
                                             "description": "seconds to wait before retrying"}}}
-               if status == 503 else {}),
+               if status in (429, 503) else {}),
         })
 
 
