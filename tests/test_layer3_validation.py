@@ -169,3 +169,28 @@ def test_the_call_keeps_within_its_budget(layer3):
     with pytest.raises(Layer3Error, match="timeout.*after 3 attempt"):
         client.validate({"reference": "p/v1", "tasks": []}, budget=5.0)
     client.close()
+
+
+def test_required_tasks_take_feedback_and_are_replanned_with_their_progress(app, layer3):
+    """A required task is a task like the others: its progress is reported, and a replan (asked of Layer 3 again,
+    which asks for it again) keeps it once, with its actual start, still gating what it gated."""
+    from tests.feedback_support import tiny_goal
+
+    layer3.answer("changes_required", requirements=[{"id": "QA", "kind": "test", "name": "Design review",
+                                                     "estimate_hours": 4, "gates": ["build"], "after": ["design"]}])
+    client = app.test_client()
+    plan_id = client.post("/api/v1/plans", json=tiny_goal()).get_json()["id"]
+    assert client.post(f"/api/v1/plans/{plan_id}/approve", json={}).status_code == 200
+    fed = client.put(f"/api/v1/plans/{plan_id}", json={"status_date": "2026-11-03T13:00:00Z", "updates": [
+        {"task_id": "design", "status": "completed", "actual_finish": "2026-11-03T11:00:00Z"},
+        {"task_id": "L3-QA", "status": "in_progress", "actual_start": "2026-11-03T11:00:00Z"}]})
+    assert fed.status_code == 200, fed.get_json()
+    answer = client.post(f"/api/v1/plans/{plan_id}/replan", json={"reason": "design ran late"})
+    assert answer.status_code == 202, answer.get_json()
+    new = client.get(answer.headers["Location"]).get_json()
+    assert new["version_status"] == "ready", new.get("error")
+    assert new["validation"]["state"] == "changes_required"
+    tasks = {task["id"]: task for task in new["tasks"]}
+    assert [task["id"] for task in new["tasks"]].count("L3-QA") == 1
+    assert tasks["L3-QA"]["start"] == "2026-11-03T11:00:00"  # in progress: keeps its actual start
+    assert tasks["build"]["start_hour"] >= tasks["L3-QA"]["finish_hour"]

@@ -183,8 +183,21 @@ def gather_replan_validation(data: StageInput) -> dict:
 
 
 def save_validation_rows(session: Session, version_id: int, output: dict, data: StageInput) -> None:
-    """The risks' rows (finalize's and Layer 3's findings), and a task row for each task Layer 3 required."""
+    """The risks' rows (finalize's and Layer 3's findings), and a task row for each task Layer 3 required.
+
+    Finalize's draft of the document gives way to a marker in the same transaction: the document is stored once,
+    on the version."""
+    from app.models import StageResult
+    from planning.stages.validate import revised_results
+
+    revised = revised_results(output, data.result("decompose"), data.result("schedule"))
+    revised["finalize"] = {"stored_as": "plan_versions.document", "validated_by": "validate"}
+    for stage, result in revised.items():  # what Layer 3's requirements changed, for progress and replans
+        session.connection().execute(sa.update(StageResult).where(
+            StageResult.plan_version_id == version_id, StageResult.stage == stage).values(output=result))
     save_risk_rows(session, version_id, output, data)
     added = [task for task in output["tasks"] if str(task.get("origin", "")).startswith("layer3:")]
-    if added:
-        save_task_rows(session, version_id, {"tasks": added}, data)
+    if added:  # a replan's version has the rows of the tasks an earlier version added (copied with the others)
+        have = set(session.connection().execute(sa.select(PlanTask.task_key).where(
+            PlanTask.plan_version_id == version_id, PlanTask.task_key.in_([task["id"] for task in added]))).scalars())
+        save_task_rows(session, version_id, {"tasks": [task for task in added if task["id"] not in have]}, data)

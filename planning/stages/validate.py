@@ -70,8 +70,11 @@ def _with_requirements(network: dict, requirements: list[dict]) -> dict:
     index = {task["id"]: task for task in tasks}
     for requirement in requirements:
         task_id = requirement_task_id(requirement)
-        if task_id in index:
-            raise AnswerError(f"requirement {requirement['id']} would repeat task {task_id}")
+        if task_id in index:  # a replan's copy of the network has it already (Layer 3 asked for it before)
+            if not str(index[task_id].get("origin", "")).startswith("layer3:"):
+                raise AnswerError(f"requirement {requirement['id']} would repeat task {task_id}")
+            _gate(index, task_id, requirement["gates"])
+            continue
         hours = requirement["estimate_hours"]
         task = {"id": task_id, "name": requirement["name"], "phase": REQUIREMENT_PHASE,
                 "description": f"Layer 3 validation requirement ({requirement['kind']})",
@@ -81,12 +84,41 @@ def _with_requirements(network: dict, requirements: list[dict]) -> dict:
                 "origin": f"layer3:{requirement['kind']}", "success_criteria": [f"{requirement['kind']} passed"]}
         tasks.append(task)
         index[task_id] = task
-        for gated in requirement["gates"]:
-            index[gated]["depends_on"] = [*index[gated].get("depends_on", ()),
-                                          {"task_id": task_id, "kind": "FS", "lag_hours": 0.0}]
+        _gate(index, task_id, requirement["gates"])
     changed = {**network, "tasks": tasks}
     TaskNetwork.from_dict(changed).validate()  # ValueError naming a cycle the requirements would make
     return changed
+
+
+def _gate(index: dict[str, dict], task_id: str, gates: list[str]) -> None:
+    for gated in gates:
+        if not any(dep["task_id"] == task_id for dep in index[gated].get("depends_on", ())):
+            index[gated]["depends_on"] = [*index[gated].get("depends_on", ()),
+                                          {"task_id": task_id, "kind": "FS", "lag_hours": 0.0}]
+
+
+def revised_results(document: dict, decompose: dict, schedule: dict) -> dict[str, dict]:
+    """The decompose and schedule results that match a document Layer 3's requirements changed (empty when they
+    changed nothing): later readers (progress, a replan) then see the tasks and dates the document has."""
+    if not any(str(task.get("origin", "")).startswith("layer3:") for task in document["tasks"]):
+        return {}
+    known = {task["id"]: task for task in decompose["tasks"]}
+    tasks = []
+    for task in document["tasks"]:
+        base = known.get(task["id"]) or {
+            "id": task["id"], "name": task["name"], "description": task.get("description", ""),
+            "parent": task.get("parent"), "phase": task.get("phase", ""), "estimate": task["estimate"],
+            "resources": dict(task.get("resources") or {}), "success_criteria": list(task.get("success_criteria")
+                                                                                   or ()),
+            "risk_tags": list(task.get("risk_tags") or ()), "origin": task["origin"]}
+        tasks.append({**base, "depends_on": list(task.get("dependencies") or ())})
+    timing = {task["id"]: {"start": task["start_hour"], "finish": task["finish_hour"],
+                           **{key: task[key] for key in ("es", "ef", "ls", "lf", "total_float", "free_float",
+                                                         "critical")}}
+              for task in document["tasks"]}
+    return {"decompose": {**decompose, "tasks": tasks},
+            "schedule": {**schedule, "tasks": timing, "critical_path": list(document["critical_path"]),
+                         "makespan_hours": document["makespan_hours"], "solver": document["solver"]}}
 
 
 def _rebuild_plan(data: StageInput, network: dict) -> dict:
