@@ -16,6 +16,9 @@ from tests.security_support import AuthClient, install_requests_key
 # Every Flask test client sends an admin key of its app (tests/security_support.py): the API stays closed.
 Flask.test_client_class = AuthClient
 
+# Requests per key per minute (app/security): the suite's clients (schemathesis: about 60 a second) go past the
+# production default; tests/test_security.py checks the limit itself with a low one.
+os.environ.setdefault("LAYER2_RATE_LIMIT", "1000000/minute")
 # Plans in tests get 3 s of scheduling, not the production 10 s: the suite checks
 # behaviour, and bench/ measures what more time buys.
 os.environ.setdefault("PLANNING_SCHEDULE_TIME_LIMIT", "3")
@@ -33,14 +36,15 @@ def example_goal() -> dict:
 
 
 @pytest.fixture
-def embedded_app(tmp_path):
-    """A fresh embedded app: its own SQLite file, migrated, Celery eager."""
+def embedded_app(tmp_path, monkeypatch):
+    """A fresh embedded app: its own SQLite file, migrated, Celery eager (HTTP calls of the test carry its key)."""
     from app import create_app
     from app.cli import upgrade_database
 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/layer2.sqlite", "CELERY_BROKER_URL": None,
                       "CELERY_KEY_PREFIX": None})
     upgrade_database(app)
+    install_requests_key(monkeypatch, app.config["SQLALCHEMY_DATABASE_URI"])
     yield app
     with app.app_context():
         app.extensions["sqlalchemy"].engine.dispose()

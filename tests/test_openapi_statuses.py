@@ -11,10 +11,12 @@ import pytest
 import schemathesis
 
 from tests.conftest import load_example
+from tests.security_support import anonymous_client, keyed_client, make_key
 
 FAULT_ONLY = {
     503: "a dependency down: tests/test_faults_services.py, tests/test_hardening_edge.py",
     408: "a body that stops arriving (a socket read timeout): tests/test_hardening_edge.py",
+    429: "more requests than LAYER2_RATE_LIMIT in a minute: tests/test_security.py",
 }
 # A status no single request can bring, and why it is documented all the same.
 RACES = {
@@ -207,6 +209,28 @@ def _security_requests(ids: dict, malformed: dict, big: dict, text: dict, nul: s
     }
 
 
+def _refusals(app, documented: set, table: dict) -> dict:
+    """401 (no credentials) and 403 (a role without the permission) of each operation documenting them: its
+    2xx request, sent without a key or with a key of such a role (app/security)."""
+    from app.security.policy import ALL_ROLES, PERMISSIONS, rule_of
+
+    adapter = app.url_map.bind("localhost")
+    calls = {}
+    for path, method, status in documented:
+        if status not in (401, 403):
+            continue
+        success = min(key for key in table if key[:2] == (path, method) and key[2] < 300)
+        call = dict(table[success])
+        if status == 401:
+            calls[(path, method, status)] = {**call, "as": None}
+            continue
+        endpoint, _ = adapter.match(call["url"].split("?")[0], method=method.upper())
+        permission = rule_of(app.view_functions[endpoint]).permission
+        calls[(path, method, status)] = {**call, "as": next(role for role in ALL_ROLES
+                                                            if role not in PERMISSIONS[permission])}
+    return calls
+
+
 def test_every_documented_status_is_answered_as_documented(app, seeded):
     """Each (operation, status) in the document: a request brings it, and the answer validates against it."""
     client = app.test_client()
@@ -216,13 +240,18 @@ def test_every_documented_status_is_answered_as_documented(app, seeded):
                   for method, operation in item.items() if method != "parameters"
                   for status in operation["responses"]}
     table = _requests(seeded)
+    table.update(_refusals(app, documented, table))
     expected = {key for key in documented if key[2] not in FAULT_ONLY and key not in RACES}
     assert set(table) == expected, (f"documented, no request: {sorted(expected - set(table))}; "
                                     f"a request, not documented: {sorted(set(table) - expected)}")
     wrong = []
+    clients = {"admin": client, None: anonymous_client(app)}
     for (path, method, status), call in sorted(table.items(), key=lambda item: item[0][2]):  # 2xx first
         call = dict(call)
-        answer = client.open(call.pop("url"), method=method.upper(), **call)
+        role = call.pop("as", "admin")
+        if role not in clients:
+            clients[role] = keyed_client(app, make_key(app, role=role)[0])
+        answer = clients[role].open(call.pop("url"), method=method.upper(), **call)
         if answer.status_code != status:
             wrong.append((path, method, status, answer.status_code, answer.get_data(as_text=True)[:200]))
             continue

@@ -21,6 +21,7 @@ from flask import request
 
 from tests import farm
 from tests.conftest import load_example
+from tests.security_support import database_admin_key
 
 HERE = Path(__file__).resolve().parent
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
@@ -57,11 +58,13 @@ def _seed(base_url: str, *, wait) -> dict[str, list[str]]:
             "issue_id": [issue["id"] for issue in issues], "uid": [t["uid"] for t in plan["tasks"][:3]]}
 
 
-def _run_schemathesis(base_url: str, ids: dict, report: Path) -> dict:
+def _run_schemathesis(base_url: str, ids: dict, report: Path, database_url: str) -> dict:
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
            "LAYER2_SCHEMATHESIS_IDS": json.dumps(ids), "PYTHONPATH": str(HERE.parent)}
     command = [SCHEMATHESIS, "--config-file", str(HERE / "schemathesis.toml"), "run",
                f"{base_url}/api/v1/openapi.json", "--checks", "all",
+               # an admin key of the app (its ignored_auth check also sends each call without it: a 401)
+               "--header", f"X-API-Key: {database_admin_key(database_url)}",
                # DELETE cancels a plan, which stays readable (tests/schemathesis.toml says more)
                "--exclude-checks", "use_after_free",
                "--max-examples", "15", "--max-time", str(MAX_SECONDS), "--seed", "15", "--workers", "1",
@@ -111,7 +114,8 @@ def test_schemathesis_on_the_embedded_app(embedded_app, tmp_path):
     try:
         ids = _seed(server.base_url, wait=lambda plan_id: requests.get(
             f"{server.base_url}/api/v1/plans/{plan_id}", timeout=10).json())
-        _run_schemathesis(server.base_url, ids, tmp_path / "schemathesis.json")
+        _run_schemathesis(server.base_url, ids, tmp_path / "schemathesis.json",
+                          embedded_app.config["SQLALCHEMY_DATABASE_URI"])
         _report_reached(server.base_url, seen)
         _no_stage_crashed(server.base_url)
     finally:
@@ -126,7 +130,8 @@ def test_schemathesis_on_the_farm(farm_app, start_worker, tmp_path):
     try:
         start_worker()
         ids = _seed(server.base_url, wait=lambda plan_id: farm.wait_for_plan(server.base_url, plan_id))
-        _run_schemathesis(server.base_url, ids, tmp_path / "schemathesis.json")
+        _run_schemathesis(server.base_url, ids, tmp_path / "schemathesis.json",
+                          farm_app.config["SQLALCHEMY_DATABASE_URI"])
         _report_reached(server.base_url, seen)
         _no_stage_crashed(server.base_url)
     finally:

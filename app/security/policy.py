@@ -62,10 +62,20 @@ class Rule:
 
 
 def requires(permission: str, *, scope: str | None = None):
-    """Declare the permission a view needs (and the object its URL names); checked by the authorizer."""
+    """Declare the permission a view needs (and the object its URL names); checked by the authorizer.
+
+    Also documents the answers it adds to the operation: 401 (no or bad credentials), 429 (rate limit), and
+    403 when some role lacks the permission (app/openapi.py registers those problem responses).
+    """
+    from flask_smorest import Blueprint
+
     rule = Rule(permission, scope)
+    responses = {"401": "Problem401", "429": "Problem429"}
+    if PERMISSIONS[permission] != frozenset(ALL_ROLES):
+        responses["403"] = "Problem403"
 
     def mark(view):
+        view = Blueprint.doc(responses=responses)(view)
         setattr(view, ATTRIBUTE, rule)
         return view
 
