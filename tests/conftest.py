@@ -72,13 +72,17 @@ def pg_url():
     farm.drop_database(url)
 
 
-@pytest.fixture
-def farm_env(pg_url, monkeypatch) -> dict[str, str]:
-    """Environment for one farm: our database, a Redis key prefix no other run shares.
+@pytest.fixture(autouse=True)
+def _pg_http_credentials(request, monkeypatch):
+    """The HTTP calls (requests) of a test on the run's PostgreSQL database carry an admin key of it
+    (tests/security_support.py); an embedded_app's own key takes over for tests of that app."""
+    if "pg_url" in request.fixturenames:
+        install_requests_key(monkeypatch, request.getfixturevalue("pg_url"))
 
-    The test's HTTP calls (requests) carry an admin key of that database (tests/security_support.py).
-    """
-    install_requests_key(monkeypatch, pg_url)
+
+@pytest.fixture
+def farm_env(pg_url) -> dict[str, str]:
+    """Environment for one farm: our database, a Redis key prefix no other run shares."""
     return {
         "DATABASE_URL": pg_url,
         "CELERY_BROKER_URL": farm.REDIS_URL,

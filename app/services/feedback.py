@@ -45,6 +45,7 @@ from app.models import (
     new_id,
 )
 from app.problems import ApiProblem
+from app.security.context import current_remote_addr, current_request_id, current_tenant
 from app.services import audit, outbox
 from app.services.progress import (
     LIVE_COLUMNS,
@@ -441,8 +442,10 @@ _WRITE_PG = sa.text("""
             completed_at = :completed_at, started_at = coalesce(started_at, :now)
         WHERE plan_id = :plan_id
     ), audit AS (
-        INSERT INTO audit_log (at, actor, action, entity, entity_id, before_digest, after_digest)
-        VALUES (:now, :actor, 'plan.feedback', 'plan', :plan_id, NULL, :digest)
+        INSERT INTO audit_log (at, actor, action, entity, entity_id, before_digest, after_digest, tenant, request_id,
+                               remote_addr)
+        VALUES (:now, :actor, 'plan.feedback', 'plan', :plan_id, NULL, :digest, :audit_tenant, :audit_request_id,
+                :audit_remote_addr)
     )
     SELECT (SELECT count(*) FROM rows) AS updated, (SELECT array_agg(id ORDER BY id) FROM events) AS events
 """)
@@ -624,7 +627,10 @@ def _write_pg(connection, plan_id: str, version_id: int, changes, rows, seq: int
         "sent": [orjson.dumps(update.sent).decode() for update, _, _, _ in changes],
         "after": [orjson.dumps(s.to_dict()).decode() for s in states],
         "plan_id": plan_id, "version_id": version_id, "seq": seq, "status_date": status_date, "latest": latest,
-        "completed_at": completed_at, "now": now, "actor": actor, "key": key, "digest": digest}).one()
+        "completed_at": completed_at, "now": now, "actor": actor, "key": key, "digest": digest,
+        # the audit row's context (app/security/context.py; the ORM's column defaults do not reach this text)
+        "audit_tenant": current_tenant(), "audit_request_id": current_request_id(),
+        "audit_remote_addr": current_remote_addr()}).one()
     if result.updated != len(changes):  # only a writer that bypasses the plan's lock could cause this
         raise ApiProblem(409, "feedback-conflict", "Concurrent change",
                          "a task row changed under this request; nothing was written: resend it")
