@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.security.context import current_remote_addr, current_request_id, current_tenant
+from app.security.context import current_principal, current_remote_addr, current_request_id, current_tenant
 
 # The lifecycle's states and transitions: one table, planning/lifecycle.py (re-exported here).
 from planning.lifecycle import PLAN_STATES, VERSION_DONE_STATES, VERSION_STATES  # noqa: F401
@@ -194,6 +194,21 @@ class PlanRisk(db.Model):
     __mapper_args__ = {"version_id_col": row_version}
 
 
+def _audit_tenant(context) -> str | None:
+    """An audit row's tenant: the caller's; outside a request (a worker, the beat) that of the plan the row is
+    about; else NULL (the resource pools are the service's)."""
+    principal = current_principal()
+    if principal is not None:
+        return principal.tenant
+    row = context.get_current_parameters()
+    # the pipeline's statement binds its values as b_<column> (app/services/lifecycle.py AUDIT_TRANSITION)
+    entity, entity_id = row.get("entity", row.get("b_entity")), row.get("entity_id", row.get("b_entity_id"))
+    if entity not in ("plan", "plan_version") or not entity_id:
+        return None
+    plan_id = str(entity_id).split("/", 1)[0]
+    return context.connection.execute(sa.select(Plan.tenant).where(Plan.id == plan_id)).scalar()
+
+
 class AuditEntry(db.Model):
     __tablename__ = "audit_log"
 
@@ -206,7 +221,7 @@ class AuditEntry(db.Model):
     before_digest: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     after_digest: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     # From the request (app/security/context.py) whatever statement inserts the row; NULL outside a request.
-    tenant: Mapped[str | None] = mapped_column(sa.String(100), default=current_tenant, nullable=True)
+    tenant: Mapped[str | None] = mapped_column(sa.String(100), default=_audit_tenant, nullable=True)
     request_id: Mapped[str | None] = mapped_column(sa.String(200), default=current_request_id, nullable=True)
     remote_addr: Mapped[str | None] = mapped_column(sa.String(64), default=current_remote_addr, nullable=True)
     # The hash chain, set by the database's trigger (migrations/versions/0008_security.py): the row's place in

@@ -165,3 +165,25 @@ def test_concurrent_writers_keep_one_chain_on_postgresql(own_pg_app):
     assert not errors, errors
     report = _verify(own_pg_app)
     assert report["ok"] and report["rows"] == 200 and report["head_seq"] == 200, report
+
+
+def test_rows_written_outside_a_request_take_their_plans_tenant(embedded_app):
+    """A worker's or the beat's audit rows (no caller) carry the tenant of the plan they are about, so the
+    tenant's admin sees them in GET /api/v1/audit; rows about the service itself have none."""
+    from app.extensions import db
+    from app.models import utcnow
+    from app.services import audit, lifecycle
+
+    key, _ = make_key(embedded_app, tenant="acme", role="admin")
+    client = keyed_client(embedded_app, key)
+    plan_id = approved_plan(client)["id"]
+    with embedded_app.app_context():
+        db.session.execute(lifecycle.AUDIT_TRANSITION, [
+            lifecycle.plan_audit(plan_id, "approved", "executing", actor="worker", now=utcnow()),
+            lifecycle.version_audit(plan_id, 1, "ready", "ready", actor="worker", now=utcnow())])
+        audit.record(actor="beat", action="resources.sync", entity="resource_pools", entity_id="local")
+        db.session.commit()
+    entries = client.get("/api/v1/audit").get_json()["entries"]
+    assert [(e["actor"], e["entity"], e["tenant"]) for e in entries][:2] == [
+        ("worker", "plan_version", "acme"), ("worker", "plan", "acme")]
+    assert "beat" not in {e["actor"] for e in entries}  # the service's own row is no tenant's
