@@ -108,18 +108,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _local_admin_key(app, name: str) -> str:
     """A new admin key of the tenant `default` in the app's (embedded) database; earlier keys of that name revoked."""
-    import sqlalchemy as sa
+    from app.security.keys import local_admin_key
 
-    from app.extensions import db
-    from app.models import ApiKey, utcnow
-    from app.security import keys
-
-    with app.app_context():
-        db.session.execute(sa.update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
-                           .values(revoked_at=utcnow()))
-        created = keys.create_key(session=db.session, tenant="default", role="admin", name=name)
-        db.session.commit()
-    return created.key
+    return local_admin_key(app, name)
 
 
 def _http_json(method: str, url: str, body: dict | None = None, api_key: str | None = None) -> tuple[int, dict]:

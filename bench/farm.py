@@ -542,7 +542,9 @@ def main() -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="layer2-bench-"))
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", "DATABASE_URL": db_url,
            "CELERY_BROKER_URL": args.redis, "CELERY_KEY_PREFIX": prefix, "API_PORT": str(port),
-           "FLOWER_PORT": str(free_port())}
+           "FLOWER_PORT": str(free_port()),
+           # the per-key rate limit (app/security) would cap the load this measures
+           "LAYER2_RATE_LIMIT": os.environ.get("LAYER2_RATE_LIMIT", "1000000/minute")}
     env.update(item.split("=", 1) for item in args.env)
     base, farm, conn, ok = f"http://127.0.0.1:{port}", None, None, False
     try:
@@ -551,6 +553,13 @@ def main() -> int:
                                   env=env, capture_output=True, text=True)
         if migrated.returncode:
             raise FarmError(f"flask db upgrade failed:\n{migrated.stdout}{migrated.stderr}")
+        # an admin key of the run's database (the API asks for one: docs/security.md); the key is the last line
+        created = subprocess.run([str(VENV_BIN / "layer2-planning"), "keys", "create", "--tenant", "default",
+                                  "--role", "admin", "--name", "bench"], cwd=ROOT, env=env, capture_output=True,
+                                 text=True)
+        if created.returncode:
+            raise FarmError(f"keys create failed:\n{created.stdout}{created.stderr}")
+        JSON_HEADERS["X-API-Key"] = created.stdout.strip().splitlines()[-1]
         conn = psycopg2.connect(db_url)
         conn.autocommit = True  # each poll must see other processes' commits
         farm = Farm(farm_entries(args.shape, args.with_flower, args.concurrency, stages, args.procfile), env, log_dir)

@@ -60,6 +60,9 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+API_KEY: dict[str, str] = {}  # the bench's admin key (make_plan creates it)
+
+
 def make_plan(db_url: str, goal_path: str) -> tuple[str, list[str]]:
     """Migrate, plan the goal in-process (eager Celery, stored in PostgreSQL), approve it; (plan id, task ids)."""
     sys.path.insert(0, str(ROOT))
@@ -68,7 +71,10 @@ def make_plan(db_url: str, goal_path: str) -> tuple[str, list[str]]:
 
     app = create_app({"DATABASE_URL": db_url, "CELERY_BROKER_URL": None, "CELERY_KEY_PREFIX": None})
     upgrade_database(app)
+    from app.security.keys import local_admin_key
+
     client = app.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = API_KEY["key"] = local_admin_key(app, "bench")  # the API asks for one
     answer = client.post("/api/v1/plans", json=json.loads(Path(goal_path).read_text()))
     if answer.status_code != 202:
         raise BenchError(f"POST /api/v1/plans: {answer.status_code} {answer.get_data(as_text=True)[:500]}")
@@ -155,7 +161,7 @@ def run(port: int, plan_id: str, tasks: list[str], clients: int, per_request: in
             body = json.dumps({"updates": updates})
             sent = time.perf_counter()
             connection.request("PUT", f"/api/v1/plans/{plan_id}", body=body,
-                               headers={"Content-Type": "application/json"})
+                               headers={"Content-Type": "application/json", "X-API-Key": API_KEY["key"]})
             response = connection.getresponse()
             response.read()
             took = time.perf_counter() - sent
@@ -228,7 +234,9 @@ def main() -> int:
     db_url = args.pg_admin.rsplit("/", 1)[0] + "/" + db_name
     log_dir = Path(tempfile.mkdtemp(prefix="layer2-bench-feedback-"))
     port = free_port()
-    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", "DATABASE_URL": db_url}
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", "DATABASE_URL": db_url,
+           # the server's per-key rate limit (app/security) would cap the load this measures
+           "LAYER2_RATE_LIMIT": os.environ.get("LAYER2_RATE_LIMIT", "1000000/minute")}
     env.pop("CELERY_BROKER_URL", None)  # feedback never touches the broker; the API runs without one
     server, ok = None, False
     try:

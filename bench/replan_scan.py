@@ -42,8 +42,10 @@ ON_TIME = {"status_date": "2026-11-02T13:00:00Z", "updates": [{"task_id": "desig
 def _seed(app, plans: int) -> tuple[str, str]:
     """Two planned, approved, executing templates (one slipping, one on time), cloned into `plans` plans."""
     from app.extensions import db
+    from app.security.keys import local_admin_key
 
     client = app.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = local_admin_key(app, "bench")  # the API asks for a key
     templates = []
     for body in (SLIP, ON_TIME):
         plan_id = client.post("/api/v1/plans", json=tiny_goal()).get_json()["id"]

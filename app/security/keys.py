@@ -92,6 +92,19 @@ def revoke_key(*, session: Session, key_id: str) -> bool:
     return True
 
 
+def local_admin_key(app, name: str, tenant: str = "default") -> str:
+    """A new admin key of `tenant` in the app's database, the earlier keys of that name revoked: the key of a
+    local tool (`serve` in embedded mode, `plan`, the benchmarks), which prints or uses it at once."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.execute(sa.update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+                           .values(revoked_at=utcnow()))
+        created = create_key(session=db.session, tenant=tenant, role="admin", name=name)
+        db.session.commit()
+    return created.key
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
