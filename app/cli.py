@@ -9,6 +9,7 @@
     layer2-planning keys create --tenant T --role R [--name N] [--expires-in-days D]   a new API key (shown once)
     layer2-planning keys list | keys revoke ID
     layer2-planning audit verify                check the audit log's hash chain (exit 1 when broken)
+    layer2-planning encryption new-key | rotate  a Fernet key for LAYER2_ENCRYPTION_KEYS; re-encrypt under the first
 """
 
 from __future__ import annotations
@@ -311,6 +312,43 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_encryption(args: argparse.Namespace) -> int:
+    """new-key: print a Fernet key. rotate: re-encrypt every encrypted field under the first configured key."""
+    if args.encryption_command == "new-key":
+        from cryptography.fernet import Fernet
+
+        print(Fernet.generate_key().decode())
+        return 0
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import FeedbackEvent, Goal
+
+    app = _admin_app()
+    if "layer2_cipher" not in app.extensions:
+        raise CliError("LAYER2_ENCRYPTION_KEYS is not set: nothing to rotate to")
+    counts = {}
+    with app.app_context():
+        # Read through the columns' type (decrypted with any configured key), written back (encrypted under the first).
+        for model, column in ((Goal, "document"), (FeedbackEvent, "update")):
+            done, last = 0, None
+            while True:
+                query = sa.select(model.id, getattr(model, column)).order_by(model.id).limit(500)
+                if last is not None:
+                    query = query.where(model.id > last)
+                rows = db.session.execute(query).all()
+                if not rows:
+                    break
+                for row_id, value in rows:
+                    db.session.execute(sa.update(model).where(model.id == row_id).values({column: value}))
+                db.session.commit()
+                done, last = done + len(rows), rows[-1][0]
+            counts[model.__tablename__] = done
+    print(f"re-encrypted under the first key: {counts['goals']} goal(s), {counts['feedback_events']} feedback "
+          "event(s); the other keys may now be removed from LAYER2_ENCRYPTION_KEYS")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "solve-psplib":
@@ -353,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="the audit log: verify its hash chain")
     audit.add_argument("audit_command", choices=("verify",))
     audit.set_defaults(func=cmd_audit)
+    encryption = commands.add_parser("encryption", help="encryption at rest: new-key, rotate (docs/security.md)")
+    encryption.add_argument("encryption_command", choices=("new-key", "rotate"))
+    encryption.set_defaults(func=cmd_encryption)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

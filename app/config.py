@@ -59,7 +59,8 @@ ENV_KEYS = {
     "LAYER2_OUTBOX_RETENTION_DAYS", "LAYER2_TESTONLY_RELAY_CRASH",
     *("LAYER2_JWT_ALGORITHMS", "LAYER2_JWT_PUBLIC_KEY", "LAYER2_JWT_PUBLIC_KEY_FILE", "LAYER2_JWT_JWKS_URL",
       "LAYER2_JWT_AUDIENCE", "LAYER2_JWT_ISSUER", "LAYER2_JWT_LEEWAY_SECONDS", "LAYER2_METRICS_TOKEN",
-      "LAYER2_RATE_LIMIT", "LAYER2_RATE_LIMIT_STORAGE_URL"),  # security (app/security, docs/security.md)
+      "LAYER2_RATE_LIMIT", "LAYER2_RATE_LIMIT_STORAGE_URL",
+      "LAYER2_ENCRYPTION_KEYS"),  # security (app/security, docs/security.md)
 }
 ENV_KEYS |= set(TIMEOUT_ENV)  # database and broker wait limits (app/timeouts.py)
 
@@ -316,7 +317,16 @@ def _security_config(env: dict[str, str], broker_url: str | None) -> dict:
         raise ConfigError(f"LAYER2_RATE_LIMIT={rate_limit!r} is not a rate limit like 600/minute") from None
     storage = env.get("LAYER2_RATE_LIMIT_STORAGE_URL") or (
         broker_url if broker_url and broker_url.startswith(("redis://", "rediss://")) else "memory://")
+    encryption_keys = tuple(k.strip() for k in (env.get("LAYER2_ENCRYPTION_KEYS") or "").split(",") if k.strip())
+    from app.security.encryption import cipher_from_keys
+
+    try:
+        cipher_from_keys(encryption_keys)
+    except ValueError as error:
+        raise ConfigError(f"LAYER2_ENCRYPTION_KEYS: {error}") from None
     return {
+        # Fernet keys for the free text stored at rest; the first encrypts, all decrypt (rotation).
+        "encryption_keys": encryption_keys,
         "jwt": {"enabled": bool(public_key or jwks_url), "algorithms": algorithms, "public_key": public_key,
                 "jwks_url": jwks_url, "audience": env.get("LAYER2_JWT_AUDIENCE") or "layer2-planning",
                 "issuer": issuer, "leeway": _seconds(env, "LAYER2_JWT_LEEWAY_SECONDS", "30", allow_zero=True)},

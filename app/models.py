@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.security.context import current_principal, current_remote_addr, current_request_id, current_tenant
+from app.security.encryption import EncryptedJSON
 
 # The lifecycle's states and transitions: one table, planning/lifecycle.py (re-exported here).
 from planning.lifecycle import PLAN_STATES, VERSION_DONE_STATES, VERSION_STATES  # noqa: F401
@@ -38,7 +39,8 @@ class Goal(db.Model):
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(sa.String(500))
-    document: Mapped[dict] = mapped_column(JSONDocument)
+    # description and context (free text) encrypted at rest when LAYER2_ENCRYPTION_KEYS is set (app/security)
+    document: Mapped[dict] = mapped_column(EncryptedJSON("description", "context"))
     # The caller's tenant (app/security): never from the body.
     tenant: Mapped[str] = mapped_column(sa.String(100), default=current_tenant, server_default="default")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
@@ -290,7 +292,7 @@ class FeedbackEvent(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     actor: Mapped[str] = mapped_column(sa.String(200))
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
-    update: Mapped[dict] = mapped_column(JSONDocument)  # the update as sent
+    update: Mapped[dict] = mapped_column(EncryptedJSON("note"))  # the update as sent (its note encrypted at rest)
     state: Mapped[dict] = mapped_column(JSONDocument)  # the task's live state after it
 
 

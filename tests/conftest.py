@@ -19,6 +19,9 @@ Flask.test_client_class = AuthClient
 # Requests per key per minute (app/security): the suite's clients (schemathesis: about 60 a second) go past the
 # production default; tests/test_security.py checks the limit itself with a low one.
 os.environ.setdefault("LAYER2_RATE_LIMIT", "1000000/minute")
+# The suite runs with encryption at rest on (a fixed test key; the worker processes inherit it):
+# descriptions, contexts and notes go through it everywhere. tests/test_encryption.py sets its own keys.
+os.environ.setdefault("LAYER2_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWtleS1sYXllcjItcGxhbm5pbmctMDA=")
 # Plans in tests get 3 s of scheduling, not the production 10 s: the suite checks
 # behaviour, and bench/ measures what more time buys.
 os.environ.setdefault("PLANNING_SCHEDULE_TIME_LIMIT", "3")

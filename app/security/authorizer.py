@@ -125,7 +125,15 @@ def init_security(app: Flask, api=None) -> None:
     from flask_limiter import Limiter
     from flask_limiter.errors import RateLimitExceeded
 
+    from app.security.encryption import cipher_from_keys
+
     settings = app.config["SECURITY"]
+    cipher = cipher_from_keys(settings["encryption_keys"])
+    if cipher is not None:
+        app.extensions["layer2_cipher"] = cipher
+    elif not app.config["EMBEDDED"]:
+        log.warning("LAYER2_ENCRYPTION_KEYS is not set: goal descriptions, contexts and feedback notes are stored "
+                    "unencrypted (docs/security.md)")
     if settings["jwt"]["enabled"]:
         app.extensions["layer2_jwt"] = JwtVerifier(settings["jwt"])
 

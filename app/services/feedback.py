@@ -46,6 +46,7 @@ from app.models import (
 )
 from app.problems import ApiProblem
 from app.security.context import current_remote_addr, current_request_id, current_tenant
+from app.security.encryption import encrypt_fields
 from app.services import audit, outbox
 from app.services.progress import (
     LIVE_COLUMNS,
@@ -624,7 +625,8 @@ def _write_pg(connection, plan_id: str, version_id: int, changes, rows, seq: int
         "starts": [s.actual_start for s in states], "finishes": [s.actual_finish for s in states],
         "remaining": [s.remaining_hours for s in states], "costs": [s.actual_cost for s in states],
         "reasons": [s.blocked_reason for s in states],
-        "sent": [orjson.dumps(update.sent).decode() for update, _, _, _ in changes],
+        # SQL text: the `update` column's type does not run here, so its note is encrypted by hand
+        "sent": [orjson.dumps(encrypt_fields(update.sent, ("note",))).decode() for update, _, _, _ in changes],
         "after": [orjson.dumps(s.to_dict()).decode() for s in states],
         "plan_id": plan_id, "version_id": version_id, "seq": seq, "status_date": status_date, "latest": latest,
         "completed_at": completed_at, "now": now, "actor": actor, "key": key, "digest": digest,
