@@ -281,8 +281,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         if args.keys_command == "create":
             expires = utcnow() + timedelta(days=args.expires_in_days) if args.expires_in_days else None
             try:
+                scope = [t for t in args.resources.split(",")] if args.resources else None
                 created = keys.create_key(session=db.session, tenant=args.tenant, role=args.role, name=args.name,
-                                          expires_at=expires)
+                                          expires_at=expires, task_scope=scope)
             except ValueError as error:
                 raise CliError(str(error)) from None
             db.session.commit()
@@ -384,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=("viewer", "planner", "approver", "executor", "admin"))
     create.add_argument("--name", default="")
     create.add_argument("--expires-in-days", type=float, default=None)
+    create.add_argument("--resources", metavar="TYPE,...",
+                        help="executor keys: only the tasks needing one of these resource types (its layer's)")
     keys_commands.add_parser("list", help="every key as JSON lines (never a secret)")
     revoke = keys_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id")

@@ -429,6 +429,8 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    # An executor key's execution layer: the resource types of the tasks it may report on (NULL: all).
+    task_scope: Mapped[list | None] = mapped_column(JSONDocument, nullable=True)
 
 
 class PlanAccess(db.Model):

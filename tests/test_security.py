@@ -463,3 +463,25 @@ def _root() -> str:
     from pathlib import Path
 
     return str(Path(__file__).resolve().parent.parent)
+
+
+def test_an_executor_key_limited_to_its_layers_tasks(embedded_app):
+    """An executor key scoped to `designer` reports on designer tasks only: an engineer task is answered as
+    an unknown task (422 naming it, nothing written) and its progress is a 404; an unscoped executor does both."""
+    admin = keyed_client(embedded_app, make_key(embedded_app, tenant="acme", role="admin")[0])
+    plan = approved_plan(admin)
+    by_id = {task["id"]: task for task in plan["tasks"]}
+    design, build = by_id["design"], by_id["build"]  # designer, engineer (tests/feedback_support.py)
+    scoped_key = admin.post(f"{API}/keys", json={"role": "executor", "task_scope": ["designer"]}).get_json()["key"]
+    scoped = keyed_client(embedded_app, scoped_key)
+    url = f"{API}/plans/{plan['id']}"
+    refused = scoped.put(url, json={"updates": [{"task_id": build["id"], "percent_complete": 10}]})
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "updates[0].task_id"
+    assert admin.get(f"{url}/progress").get_json()["percent_complete"] == 0
+    assert scoped.put(url, json={"updates": [{"task_id": design["uid"], "percent_complete": 10}]}).status_code == 200
+    assert scoped.get(f"{API}/tasks/{build['uid']}/progress").status_code == 404
+    assert scoped.get(f"{API}/tasks/{design['uid']}/progress").status_code == 200
+    anyone = keyed_client(embedded_app, make_key(embedded_app, tenant="acme", role="executor")[0])
+    assert anyone.put(url, json={"updates": [{"task_id": build["id"], "percent_complete": 10}]}).status_code == 200
+    assert anyone.get(f"{API}/tasks/{build['uid']}/progress").status_code == 200
+    assert admin.post(f"{API}/keys", json={"role": "viewer", "task_scope": ["designer"]}).status_code == 422

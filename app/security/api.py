@@ -81,6 +81,10 @@ class KeyCreate(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ALL_ROLES))
     name = fields.String(load_default="", validate=validate.Length(max=200))
     expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    task_scope = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=None,
+                             allow_none=True, validate=validate.Length(min=1, max=100),
+                             metadata={"description": "executor keys: the resource types of the tasks it may "
+                                                      "report on (its execution layer's); default every task"})
 
 
 class KeyRead(Schema):
@@ -92,6 +96,7 @@ class KeyRead(Schema):
     created_at = fields.String()
     expires_at = fields.String(allow_none=True)
     revoked_at = fields.String(allow_none=True)
+    task_scope = fields.List(fields.String(), allow_none=True)
 
 
 class KeyCreatedRead(Schema):
@@ -101,6 +106,7 @@ class KeyCreatedRead(Schema):
     role = fields.String()
     name = fields.String()
     expires_at = fields.String(allow_none=True)
+    task_scope = fields.List(fields.String(), allow_none=True)
 
 
 class KeyListRead(Schema):
@@ -200,13 +206,18 @@ def list_keys():
 def create_key():
     """A new key of the caller's tenant; the answer holds the key, once."""
     body = _load(KeyCreate())
-    created = keys.create_key(session=db.session, tenant=g.principal.tenant, role=body["role"], name=body["name"],
-                              expires_at=body["expires_at"])
+    try:
+        created = keys.create_key(session=db.session, tenant=g.principal.tenant, role=body["role"],
+                                  name=body["name"], expires_at=body["expires_at"], task_scope=body["task_scope"])
+    except ValueError as error:
+        raise ApiProblem(422, "invalid-request", "The request is not valid", str(error),
+                         [{"field": "task_scope", "message": str(error)}]) from None
     audit.record(actor=g.principal.actor, action="key.create", entity="api_key", entity_id=created.id,
                  after={"tenant": created.tenant, "role": created.role, "name": created.name})
     db.session.commit()
     return {"id": created.id, "key": created.key, "tenant": created.tenant, "role": created.role,
-            "name": created.name, "expires_at": created.expires_at.isoformat() if created.expires_at else None}, 201
+            "name": created.name, "expires_at": created.expires_at.isoformat() if created.expires_at else None,
+            "task_scope": list(created.task_scope) if created.task_scope else None}, 201
 
 
 @bp.delete("/keys/<key_id>")

@@ -105,7 +105,8 @@ def _authorize(app: Flask) -> None:
     if rule.scope is not None:
         value = (request.view_args or {}).get(policy.SCOPES[rule.scope])
         plan_id = policy.plan_id_of(db.session, rule.scope, value)
-        if plan_id is None or not policy.can_see_plan(db.session, principal, plan_id):
+        if plan_id is None or not policy.can_see_plan(db.session, principal, plan_id) or (
+                rule.scope == "task" and not policy.task_in_scope(db.session, principal, value)):
             slug, title, detail = policy.NOT_FOUND[rule.scope]
             raise ApiProblem(404, slug, title, detail.format(value))
 

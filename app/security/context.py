@@ -23,6 +23,12 @@ class Principal:
     roles: frozenset[str]
     teams: frozenset[str] = field(default_factory=frozenset)
     name: str = ""
+    # An executor key limited to its layer's tasks: the resource types it may report on (None: every task).
+    task_scope: frozenset[str] | None = None
+
+    def may_touch(self, task: dict) -> bool:
+        """Whether the task (a plan document's task: its `resources`) is within the principal's task scope."""
+        return self.task_scope is None or bool(self.task_scope & set((task or {}).get("resources") or {}))
 
     @property
     def actor(self) -> str:

@@ -42,20 +42,31 @@ class CreatedKey:
     role: str
     name: str
     expires_at: datetime | None
+    task_scope: tuple[str, ...] | None = None
 
 
 def create_key(*, session: Session, tenant: str, role: str, name: str = "",
-               expires_at: datetime | None = None) -> CreatedKey:
-    """Store a new key and return it (the only time its secret exists outside the caller's hands)."""
+               expires_at: datetime | None = None, task_scope: list[str] | None = None) -> CreatedKey:
+    """Store a new key and return it (the only time its secret exists outside the caller's hands).
+
+    `task_scope` (executor keys only): the resource types of the tasks the key may report on.
+    """
     if role not in ROLES:
         raise ValueError(f"role {role!r}: one of {', '.join(ROLES)}")
     check_tenant(tenant)
+    if task_scope is not None:
+        if role != "executor":
+            raise ValueError("a task scope is for executor keys only")
+        task_scope = sorted({str(t).strip() for t in task_scope if str(t).strip()})
+        if not task_scope:
+            raise ValueError("a task scope names at least one resource type")
     prefix = secrets.token_hex(6)  # 48 bits to find the row; the secret below carries the 256
     key = f"{KEY_TAG}_{prefix}_{secrets.token_urlsafe(32)}"
-    row = ApiKey(prefix=prefix, key_hash=_hash(key), name=name[:200], tenant=tenant, role=role, expires_at=expires_at)
+    row = ApiKey(prefix=prefix, key_hash=_hash(key), name=name[:200], tenant=tenant, role=role, expires_at=expires_at,
+                 task_scope=task_scope)
     session.add(row)
     session.flush()
-    return CreatedKey(row.id, key, tenant, role, row.name, expires_at)
+    return CreatedKey(row.id, key, tenant, role, row.name, expires_at, tuple(task_scope) if task_scope else None)
 
 
 def authenticate(*, session: Session, key: str, now: datetime | None = None) -> Principal | None:
@@ -72,14 +83,15 @@ def authenticate(*, session: Session, key: str, now: datetime | None = None) -> 
     now = now or utcnow()
     if row.revoked_at is not None or (row.expires_at is not None and _aware(row.expires_at) <= now):
         return None
-    return Principal(kind="key", id=row.id, tenant=row.tenant, roles=frozenset({row.role}), name=row.name)
+    return Principal(kind="key", id=row.id, tenant=row.tenant, roles=frozenset({row.role}), name=row.name,
+                     task_scope=frozenset(row.task_scope) if row.task_scope is not None else None)
 
 
 def list_keys(*, session: Session) -> list[dict]:
     rows = session.execute(sa.select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)).scalars()
     return [{"id": row.id, "prefix": f"{KEY_TAG}_{row.prefix}", "name": row.name, "tenant": row.tenant,
              "role": row.role, "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at),
-             "revoked_at": _iso(row.revoked_at)} for row in rows]
+             "revoked_at": _iso(row.revoked_at), "task_scope": row.task_scope} for row in rows]
 
 
 def revoke_key(*, session: Session, key_id: str) -> bool:

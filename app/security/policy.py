@@ -127,6 +127,14 @@ def plan_id_of(session: Session, scope: str, value: str) -> str | None:
     return session.execute(query).scalar()
 
 
+def task_in_scope(session: Session, principal: Principal, uid: str) -> bool:
+    """An executor key limited to its layer's tasks: whether the task (by uid) needs one of its resource types."""
+    if principal.task_scope is None:
+        return True
+    data = session.execute(sa.select(PlanTask.data).where(PlanTask.uid == uid).limit(1)).scalar()
+    return principal.may_touch(data)
+
+
 def can_see_plan(session: Session, principal: Principal, plan_id: str) -> bool:
     found = session.execute(sa.select(Plan.id).where(Plan.id == plan_id, visible_plans(principal))).scalar()
     return found is not None

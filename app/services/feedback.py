@@ -45,7 +45,7 @@ from app.models import (
     new_id,
 )
 from app.problems import ApiProblem
-from app.security.context import current_remote_addr, current_request_id, current_tenant
+from app.security.context import current_principal, current_remote_addr, current_request_id, current_tenant
 from app.security.encryption import encrypt_fields
 from app.services import audit, outbox
 from app.services.progress import (
@@ -522,9 +522,11 @@ def _apply(session: Session, plan_id: str, feedback: Feedback, digest: str, acto
     errors = Errors()
     changes: list[tuple[Update, str, TaskState, TaskState]] = []
     claimed: dict[str, int] = {}
+    principal = current_principal()  # an executor key may be limited to its layer's tasks (app/security)
     for update in feedback.updates:
         task_id = base.task_id_of(update.task_ref)
-        if task_id is None or task_id not in rows:
+        if task_id is None or task_id not in rows or (
+                principal is not None and not principal.may_touch(base.tasks.get(task_id))):
             errors.add(f"updates[{update.index}].task_id", f"plan {plan_id} has no task {update.task_ref!r} "
                                                            "(neither a task id nor a task uid)")
             continue
