@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.layer8.breaker import CircuitBreaker
+from app.integrations.breaker import CircuitBreaker
 from app.layer8.cache import TTLCache
 from app.layer8.client import Layer8Client, Layer8Error
 

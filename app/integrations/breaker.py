@@ -1,4 +1,4 @@
-"""A circuit breaker for calls to Layer 8.
+"""A circuit breaker for calls to another layer (Layer 8, Layer 3: `transport.py`).
 
 States:
 
