@@ -11,10 +11,12 @@ import pytest
 from flask import Flask
 
 from tests import farm
-from tests.security_support import AuthClient, install_requests_key
+from tests.security_support import AuthClient, install_requests_key, patch_requests
 
-# Every Flask test client sends an admin key of its app (tests/security_support.py): the API stays closed.
+# Every Flask test client sends an admin key of its app, and every HTTP call to a test server one of the app
+# it serves (tests/security_support.py): the API stays closed.
 Flask.test_client_class = AuthClient
+patch_requests()
 
 # Requests per key per minute (app/security): the suite's clients (schemathesis: about 60 a second) go past the
 # production default; tests/test_security.py checks the limit itself with a low one.
@@ -39,15 +41,14 @@ def example_goal() -> dict:
 
 
 @pytest.fixture
-def embedded_app(tmp_path, monkeypatch):
-    """A fresh embedded app: its own SQLite file, migrated, Celery eager (HTTP calls of the test carry its key)."""
+def embedded_app(tmp_path):
+    """A fresh embedded app: its own SQLite file, migrated, Celery eager."""
     from app import create_app
     from app.cli import upgrade_database
 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/layer2.sqlite", "CELERY_BROKER_URL": None,
                       "CELERY_KEY_PREFIX": None})
     upgrade_database(app)
-    install_requests_key(monkeypatch, app.config["SQLALCHEMY_DATABASE_URI"])
     yield app
     with app.app_context():
         app.extensions["sqlalchemy"].engine.dispose()
@@ -78,7 +79,7 @@ def pg_url():
 @pytest.fixture(autouse=True)
 def _pg_http_credentials(request, monkeypatch):
     """The HTTP calls (requests) of a test on the run's PostgreSQL database carry an admin key of it
-    (tests/security_support.py); an embedded_app's own key takes over for tests of that app."""
+    (tests/security_support.py; a gunicorn the test starts, say); a test server's own app's key takes over."""
     if "pg_url" in request.fixturenames:
         install_requests_key(monkeypatch, request.getfixturevalue("pg_url"))
 

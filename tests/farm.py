@@ -165,6 +165,9 @@ class ApiServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        from tests.security_support import register_server
+
+        register_server(self.port, app)  # the test's HTTP calls to it carry an admin key of its app
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -3,8 +3,9 @@
 - Every Flask test client is an `AuthClient` (set in tests/conftest.py): on its first request it creates an
   admin key of the tenant `default` in the app's database (once per app) and sends it in X-API-Key. A test
   that sends its own X-API-Key or Authorization header is answered for those. `anonymous_client` has none.
-- HTTP clients (requests) of farm tests: `install_requests_key` makes every `requests` call send an admin
-  key of the farm's database (created on first use, once per database).
+- HTTP clients (requests): a call to a `tests.farm.ApiServer` carries an admin key of that server's app
+  (`register_server`, `patch_requests`); any other call (a gunicorn started by a test on the run's
+  PostgreSQL database) one of that database (`install_requests_key`, created on first use).
 - `make_key` for a key of another tenant or role; `RsaSigner` for JWTs.
 """
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 TENANT = "default"
+UNREACHABLE_KEY = "l2k_000000000000_" + "0" * 43
 
 
 def make_key(app, *, tenant: str = TENANT, role: str = "admin", name: str = "test") -> tuple[str, str]:
@@ -84,6 +86,43 @@ def database_admin_key(database_url: str) -> str | None:
             engine.dispose()
         _DATABASE_KEYS[database_url] = created.key
     return _DATABASE_KEYS[database_url]
+
+
+_SERVER_APPS: dict[int, object] = {}  # loopback port -> the Flask app a tests.farm.ApiServer serves there
+
+
+def register_server(port: int, app) -> None:
+    """The app served on this port; its admin key made now (the test's clock is not running yet), or, when its
+    database cannot be reached (a fault test), a well-formed key only the database could refuse, so the calls
+    meet the database as a real caller's would (a 503)."""
+    try:
+        admin_key(app)
+    except sa.exc.DBAPIError:
+        app.extensions["test_admin_key"] = (UNREACHABLE_KEY, None)
+    _SERVER_APPS[port] = app
+
+
+def patch_requests() -> None:
+    """Make `requests` send the admin key of the app served at the URL's port (when a test server serves one),
+    unless the call names its own credentials. Once per test process (tests/conftest.py)."""
+    import urllib.parse
+
+    import requests.sessions
+
+    original = requests.sessions.Session.send
+    if getattr(original, "_layer2_keys", False):
+        return
+
+    def send(self, request, **kwargs):
+        app = _SERVER_APPS.get(urllib.parse.urlsplit(request.url).port)
+        given = request.headers.get("X-API-Key")
+        if app is not None and "Authorization" not in request.headers and (
+                given is None or given in _DATABASE_KEYS.values()):
+            request.headers["X-API-Key"] = admin_key(app)
+        return original(self, request, **kwargs)
+
+    send._layer2_keys = True
+    requests.sessions.Session.send = send
 
 
 def install_requests_key(monkeypatch, database_url: str) -> None:

@@ -161,10 +161,16 @@ def init_security(app: Flask, api=None) -> None:
             response.headers["WWW-Authenticate"] = CHALLENGE
         return response
 
+    storage_options = {}
+    if settings["rate_limit_storage"].startswith(("redis://", "rediss://")):
+        # Redis down or frozen: each count gives up within the broker's wait limit and the request goes on
+        wait = app.config["TIMEOUTS"].broker
+        storage_options = {"socket_timeout": wait, "socket_connect_timeout": wait}
     limiter = Limiter(key_func=_rate_limit_key, app=app, default_limits=[settings["rate_limit"]],
                       default_limits_exempt_when=lambda: g.get("principal") is None,
-                      storage_uri=settings["rate_limit_storage"], key_prefix="layer2-ratelimit",
-                      strategy="fixed-window", swallow_errors=True, headers_enabled=False)
+                      storage_uri=settings["rate_limit_storage"], storage_options=storage_options,
+                      key_prefix="layer2-ratelimit", strategy="fixed-window", swallow_errors=True,
+                      headers_enabled=False)
     app.extensions["layer2_limiter"] = limiter
 
     @app.errorhandler(RateLimitExceeded)
