@@ -234,6 +234,15 @@ def parse_json(data: bytes):
         raise _malformed(str(error), slug=error.slug, title=error.title) from None
 
 
+def announces_body() -> bool:
+    """Whether the request says a body follows (Content-Length above 0, or chunked), without reading it:
+    an optional body is then read by `read_body`, with its size limit and read timeout (a 408, not the
+    400 werkzeug makes of a stalled read)."""
+    if request.content_length is not None:
+        return request.content_length > 0
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def read_json_object() -> dict:
     """The request's body as a JSON object, or a 400/408/413 problem saying what is wrong with it."""
     body = parse_json(read_body())

@@ -643,3 +643,18 @@ def _post_and_check(app, goal) -> None:
     event(f"plan {plan['status']}")
     if plan["status"] == "failed":
         assert "internal error" not in plan["error"] and "could not be saved" not in plan["error"], plan["error"]
+
+
+@pytest.mark.parametrize("method, path", [("DELETE", "/api/v1/plans/{id}"), ("POST", "/api/v1/plans/{id}/approve"),
+                                          ("PUT", "/api/v1/plans/{id}")], ids=["cancel", "approve", "feedback"])
+def test_lying_content_length_on_an_optional_or_small_body_is_a_408(http_server, embedded_app, monkeypatch, method,
+                                                                   path):
+    """The endpoints whose body is optional or capped read it like a goal's: a stalled body is a 408, not a 400."""
+    monkeypatch.setattr(json_input, "BODY_READ_TIMEOUT", 0.5)
+    plan_id = embedded_app.test_client().post("/api/v1/plans", json=BASE).get_json()["id"]
+    head = (f"{method} {path.format(id=plan_id)} HTTP/1.1\r\nHost: 127.0.0.1:{http_server.port}\r\n"
+            f"Content-Type: application/json\r\nX-API-Key: {_SERVER_KEYS[http_server.port]}\r\n"
+            "Content-Length: 1000\r\n\r\n").encode()
+    code, headers, answer, elapsed = _exchange(http_server.port, head + b'{"comment": ')
+    assert code == 408 and headers.get("connection", "").lower() == "close", answer
+    assert elapsed < 3

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, request
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from app.api import read_schemas as read
 from app.api.plans import ACTOR, LOCATION, _plan_or_404, actor, json_body, version_param
 from app.extensions import db
+from app.json_input import announces_body
 from app.openapi import NOT_BLANK, operation
 from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem, flatten_marshmallow, problem_response
@@ -73,7 +74,7 @@ APPROVE_SCHEMA, REJECT_SCHEMA, REPLAN_SCHEMA = PlanApprove(), PlanReject(), Plan
 
 def _load(schema: Schema) -> dict:
     """The body through `schema`; an empty body is `{}`; field errors are a 422 naming each field."""
-    body = json_body() if request.get_data(cache=True) else {}
+    body = json_body() if announces_body() else {}
     try:
         return schema.load(body)
     except ValidationError as error:

@@ -10,7 +10,7 @@ from marshmallow import ValidationError, fields, validate
 
 from app.api import read_schemas as read
 from app.extensions import db
-from app.json_input import read_json_object
+from app.json_input import announces_body, read_json_object
 from app.metrics import GOALS_RECEIVED, VALIDATION_ERRORS
 from app.models import Plan
 from app.openapi import operation
@@ -126,7 +126,7 @@ def get_plan(plan_id: str):
 def cancel_plan(plan_id: str):
     plan = _plan_or_404(plan_id)
     # A body that is there is read as every body is (a malformed one was ignored and the plan cancelled anyway).
-    body = json_body() if request.get_data(cache=True) else {}
+    body = json_body() if announces_body() else {}
     options = PlanCancel().load(body)
     # A plan in a final state is a 409 naming its state and the allowed moves (none).
     version, task_ids = lifecycle.cancel_plan(session=db.session, plan_id=plan.id, actor=actor(),

@@ -16,6 +16,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from app.api import read_schemas as read
 from app.api.plans import ACTOR, actor
 from app.extensions import db
+from app.json_input import parse_json, read_body
 from app.metrics import (
     FEEDBACK_LATENCY,
     FEEDBACK_REQUESTS,
@@ -93,13 +94,10 @@ def _feedback_body():
     if not request.is_json:
         raise ApiProblem(415, "unsupported-media-type", "Unsupported media type",
                          "send the feedback as application/json")
-    data = request.get_data(cache=True)
+    data = read_body()  # the read timeout (408) and the chunked size limit of every body (app/json_input.py)
     if len(data) > feedback_service.MAX_BODY_BYTES:
         raise _too_large(len(data))
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiProblem(400, "malformed-json", "Malformed JSON", "the request body is not valid JSON")
-    return body
+    return parse_json(data)
 
 
 def _too_large(size: int) -> ApiProblem:
