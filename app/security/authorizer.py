@@ -170,7 +170,9 @@ def init_security(app: Flask, api=None) -> None:
                       default_limits_exempt_when=lambda: g.get("principal") is None,
                       storage_uri=settings["rate_limit_storage"], storage_options=storage_options,
                       key_prefix="layer2-ratelimit", strategy="fixed-window", swallow_errors=True,
-                      headers_enabled=False)
+                      # Redis down or frozen: after one failed count, each process counts in memory until
+                      # Redis answers again (no request waits on it meanwhile)
+                      in_memory_fallback_enabled=True, headers_enabled=False)
     app.extensions["layer2_limiter"] = limiter
 
     @app.errorhandler(RateLimitExceeded)
