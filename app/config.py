@@ -60,7 +60,8 @@ ENV_KEYS = {
     *("LAYER2_JWT_ALGORITHMS", "LAYER2_JWT_PUBLIC_KEY", "LAYER2_JWT_PUBLIC_KEY_FILE", "LAYER2_JWT_JWKS_URL",
       "LAYER2_JWT_AUDIENCE", "LAYER2_JWT_ISSUER", "LAYER2_JWT_LEEWAY_SECONDS", "LAYER2_METRICS_TOKEN",
       "LAYER2_RATE_LIMIT", "LAYER2_RATE_LIMIT_STORAGE_URL",
-      "LAYER2_ENCRYPTION_KEYS"),  # security (app/security, docs/security.md)
+      "LAYER2_ENCRYPTION_KEYS", "LAYER2_MAX_POOLS_PER_GOAL",
+      "LAYER2_MAX_FEEDBACK_UPDATES"),  # security (app/security, docs/security.md)
 }
 ENV_KEYS |= set(TIMEOUT_ENV)  # database and broker wait limits (app/timeouts.py)
 
@@ -324,7 +325,18 @@ def _security_config(env: dict[str, str], broker_url: str | None) -> dict:
         cipher_from_keys(encryption_keys)
     except ValueError as error:
         raise ConfigError(f"LAYER2_ENCRYPTION_KEYS: {error}") from None
+    limits = {}
+    for name, key, ceiling in (("LAYER2_MAX_POOLS_PER_GOAL", "pools_per_goal", 200),
+                               ("LAYER2_MAX_FEEDBACK_UPDATES", "feedback_updates", 500)):
+        try:
+            limits[key] = int(env.get(name) or ceiling)
+        except ValueError:
+            raise ConfigError(f"{name}={env[name]!r} is not a whole number") from None
+        if not 1 <= limits[key] <= ceiling:
+            raise ConfigError(f"{name} must be between 1 and {ceiling} (the schema's ceiling), got {limits[key]}")
     return {
+        # ceilings below the schemas' own (app/security/limits.py)
+        "limits": limits,
         # Fernet keys for the free text stored at rest; the first encrypts, all decrypt (rotation).
         "encryption_keys": encryption_keys,
         "jwt": {"enabled": bool(public_key or jwks_url), "algorithms": algorithms, "public_key": public_key,

@@ -485,3 +485,32 @@ def test_an_executor_key_limited_to_its_layers_tasks(embedded_app):
     assert anyone.put(url, json={"updates": [{"task_id": build["id"], "percent_complete": 10}]}).status_code == 200
     assert anyone.get(f"{API}/tasks/{build['uid']}/progress").status_code == 200
     assert admin.post(f"{API}/keys", json={"role": "viewer", "task_scope": ["designer"]}).status_code == 422
+
+
+def test_configured_ceilings_for_pools_and_feedback_updates(tmp_path):
+    """LAYER2_MAX_POOLS_PER_GOAL=1: a goal with two pools is a 422 naming `resources`; LAYER2_MAX_FEEDBACK_UPDATES=1:
+    two updates are a 413 naming `updates`, nothing written; both within the ceiling pass. Out of range stops
+    start-up."""
+    from app import create_app
+    from app.cli import upgrade_database
+    from app.config import ConfigError, load_config
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/limits.sqlite", "CELERY_BROKER_URL": None,
+                      "LAYER2_MAX_POOLS_PER_GOAL": "1", "LAYER2_MAX_FEEDBACK_UPDATES": "1"})
+    upgrade_database(app)
+    client = app.test_client()
+    refused = client.post(f"{API}/plans", json=tiny_goal())  # two pools
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "resources"
+    goal = tiny_goal()
+    goal["resources"] = goal["resources"][:1]
+    goal["tasks"] = [{**task, "resources": {"engineer": 1}} for task in goal["tasks"]]
+    plan = approved_plan(client, goal)
+    url = f"{API}/plans/{plan['id']}"
+    two = [{"task_id": task["id"], "percent_complete": 5} for task in plan["tasks"][:2]]
+    too_many = client.put(url, json={"updates": two})
+    assert too_many.status_code == 413 and too_many.get_json()["errors"][0]["field"] == "updates"
+    assert client.get(f"{url}/progress").get_json()["percent_complete"] == 0
+    assert client.put(url, json={"updates": two[:1]}).status_code == 200
+    for name, value in (("LAYER2_MAX_POOLS_PER_GOAL", "201"), ("LAYER2_MAX_FEEDBACK_UPDATES", "0")):
+        with pytest.raises(ConfigError, match=name):
+            load_config(env={name: value})

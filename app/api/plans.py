@@ -17,6 +17,7 @@ from app.openapi import operation
 from app.pagination import encode_cursor, link_headers, page_params, page_response
 from app.problems import ApiProblem
 from app.schemas import GoalCreate, PlanCancel
+from app.security.limits import check_goal_pools
 from app.security.policy import requires, visible_plans
 from app.services import lifecycle, listing
 from app.services import plans as plan_service
@@ -86,6 +87,7 @@ def create_plan():
     task_ids = chain_task_ids()
     try:
         goal = GOAL_SCHEMA.load(body)
+        check_goal_pools(goal)  # LAYER2_MAX_POOLS_PER_GOAL (app/security/limits.py)
         version = plan_service.create_plan(session=db.session, goal_data=goal, actor=actor(),
                                            settings=current_app.config["PLANNING"], task_ids=task_ids)
     except (ValidationError, PlanningError):

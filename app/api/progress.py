@@ -29,6 +29,7 @@ from app.models import ISSUE_STATES, PlanIssue
 from app.openapi import operation
 from app.pagination import link_headers, page_response, paginate
 from app.problems import ApiProblem
+from app.security.limits import check_feedback_updates
 from app.security.policy import requires
 from app.services import feedback as feedback_service
 from app.services import plans as plan_service
@@ -116,6 +117,7 @@ def put_feedback(plan_id: str):
     outcome = "error"
     try:
         body = _feedback_body()
+        check_feedback_updates(body)  # LAYER2_MAX_FEEDBACK_UPDATES (app/security/limits.py)
         answer = feedback_service.apply_feedback(
             session=db.session, plan_id=plan_id, body=body, actor=actor(), settings=current_app.config["PLANNING"],
             if_match=request.headers.get("If-Match"), idempotency_key=request.headers.get("Idempotency-Key"))
