@@ -116,8 +116,11 @@ def _rows(app) -> int:
     from app.extensions import db
 
     with app.app_context():
-        return sum(db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
-                   for model in (Goal, Plan, PlanVersion, AuditEntry))
+        # the audit log is append-only: only its rows since the last _clear count
+        audit = db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
+            AuditEntry.id > app.extensions.get("audit_rows_before", 0))).scalar_one()
+        return audit + sum(db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+                           for model in (Goal, Plan, PlanVersion))
 
 
 @pytest.fixture
@@ -146,6 +149,7 @@ def _clear(app) -> None:
                           if table.name not in ("resource_pools", "audit_log", "api_keys"))
         db.session.execute(sa.text(f"TRUNCATE {names} CASCADE"))
         db.session.commit()
+        app.extensions["audit_rows_before"] = db.session.execute(sa.select(sa.func.max(AuditEntry.id))).scalar() or 0
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
