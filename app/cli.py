@@ -269,12 +269,23 @@ def _admin_app():
     return app
 
 
+def _cli_actor() -> str:
+    """The audit log's actor for a command run on the host: `cli:<login>`."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"[:200]
+    except (KeyError, OSError):
+        return "cli"
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from app.extensions import db
-    from app.models import utcnow
+    from app.models import ApiKey, utcnow
     from app.security import keys
+    from app.services import audit
 
     app = _admin_app()
     with app.app_context():
@@ -286,6 +297,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
                                           expires_at=expires, task_scope=scope)
             except ValueError as error:
                 raise CliError(str(error)) from None
+            audit.record(actor=_cli_actor(), action="key.create", entity="api_key", entity_id=created.id,
+                         after={"tenant": created.tenant, "role": created.role, "name": created.name},
+                         tenant=created.tenant)
             db.session.commit()
             print(f"key id {created.id}: tenant {created.tenant}, role {created.role}"
                   + (f", expires {expires.isoformat()}" if expires else "")
@@ -297,6 +311,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         else:
             if not keys.revoke_key(session=db.session, key_id=args.id):
                 raise CliError(f"no key with id {args.id!r}")
+            row = db.session.get(ApiKey, args.id)
+            audit.record(actor=_cli_actor(), action="key.revoke", entity="api_key", entity_id=args.id,
+                         tenant=row.tenant)
             db.session.commit()
             print(f"key {args.id} revoked")
     return 0

@@ -61,7 +61,7 @@ ENV_KEYS = {
       "LAYER2_JWT_AUDIENCE", "LAYER2_JWT_ISSUER", "LAYER2_JWT_LEEWAY_SECONDS", "LAYER2_METRICS_TOKEN",
       "LAYER2_RATE_LIMIT", "LAYER2_RATE_LIMIT_STORAGE_URL",
       "LAYER2_ENCRYPTION_KEYS", "LAYER2_MAX_POOLS_PER_GOAL",
-      "LAYER2_MAX_FEEDBACK_UPDATES"),  # security (app/security, docs/security.md)
+      "LAYER2_MAX_FEEDBACK_UPDATES", "LAYER2_TRUSTED_PROXIES"),  # security (app/security, docs/security.md)
 }
 ENV_KEYS |= set(TIMEOUT_ENV)  # database and broker wait limits (app/timeouts.py)
 
@@ -334,7 +334,15 @@ def _security_config(env: dict[str, str], broker_url: str | None) -> dict:
             raise ConfigError(f"{name}={env[name]!r} is not a whole number") from None
         if not 1 <= limits[key] <= ceiling:
             raise ConfigError(f"{name} must be between 1 and {ceiling} (the schema's ceiling), got {limits[key]}")
+    try:
+        trusted_proxies = int(env.get("LAYER2_TRUSTED_PROXIES") or 0)
+    except ValueError:
+        raise ConfigError(f"LAYER2_TRUSTED_PROXIES={env['LAYER2_TRUSTED_PROXIES']!r} is not a whole number") from None
+    if not 0 <= trusted_proxies <= 5:
+        raise ConfigError(f"LAYER2_TRUSTED_PROXIES must be between 0 and 5, got {trusted_proxies}")
     return {
+        # reverse proxies in front of the API whose X-Forwarded-For is believed (the audit's address, limits)
+        "trusted_proxies": trusted_proxies,
         # ceilings below the schemas' own (app/security/limits.py)
         "limits": limits,
         # Fernet keys for the free text stored at rest; the first encrypts, all decrypt (rotation).

@@ -187,3 +187,50 @@ def test_rows_written_outside_a_request_take_their_plans_tenant(embedded_app):
     assert [(e["actor"], e["entity"], e["tenant"]) for e in entries][:2] == [
         ("worker", "plan_version", "acme"), ("worker", "plan", "acme")]
     assert "beat" not in {e["actor"] for e in entries}  # the service's own row is no tenant's
+
+
+@pytest.mark.parametrize("proxies, expected", [("0", "127.0.0.1"), ("1", "203.0.113.9")])
+def test_the_client_address_behind_a_trusted_proxy(tmp_path, proxies, expected):
+    """X-Forwarded-For is believed only with LAYER2_TRUSTED_PROXIES: the audit row's address is then the client's,
+    else the peer's."""
+    from app import create_app
+    from app.cli import upgrade_database
+    from app.extensions import db
+    from app.models import AuditEntry
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/proxy.sqlite", "CELERY_BROKER_URL": None,
+                      "LAYER2_TRUSTED_PROXIES": proxies})
+    upgrade_database(app)
+    client = keyed_client(app, make_key(app, tenant="acme", role="admin")[0])
+    answer = client.post("/api/v1/keys", json={"role": "viewer"}, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.status_code == 201
+    with app.app_context():
+        row = db.session.execute(sa.select(AuditEntry).where(AuditEntry.action == "key.create")).scalar_one()
+        assert row.remote_addr == expected
+        app.extensions["sqlalchemy"].engine.dispose()
+
+
+def test_keys_made_on_the_command_line_are_audited(tmp_path):
+    """`keys create` and `keys revoke` leave rows naming cli:<login> and the key's tenant."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import AuditEntry
+
+    env = {"LAYER2_HOME": str(tmp_path), "LOG_LEVEL": "WARNING", "USER": "ops"}
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    cli("keys", "create", "--tenant", "acme", "--role", "viewer")
+    key_id = [line for line in cli("keys", "list").splitlines()][0].split('"id": "')[1].split('"')[0]
+    cli("keys", "revoke", key_id)
+    app = create_app({"LAYER2_HOME": str(tmp_path), "CELERY_BROKER_URL": None})
+    with app.app_context():
+        rows = db.session.execute(sa.select(AuditEntry.actor, AuditEntry.action, AuditEntry.tenant)
+                                  .order_by(AuditEntry.seq)).all()
+        app.extensions["sqlalchemy"].engine.dispose()
+    assert [tuple(row) for row in rows] == [("cli:ops", "key.create", "acme"), ("cli:ops", "key.revoke", "acme")]
+    assert _verify(app)["ok"]

@@ -129,6 +129,12 @@ def init_security(app: Flask, api=None) -> None:
     from app.security.encryption import cipher_from_keys
 
     settings = app.config["SECURITY"]
+    if settings["trusted_proxies"]:
+        # Behind an ingress or load balancer: the client's address is the one the nearest N proxies appended to
+        # X-Forwarded-For (never believed without this setting: a caller could write any address there).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["trusted_proxies"], x_proto=settings["trusted_proxies"])
     cipher = cipher_from_keys(settings["encryption_keys"])
     if cipher is not None:
         app.extensions["layer2_cipher"] = cipher

@@ -23,11 +23,16 @@ def digest(document) -> str | None:
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def record(*, actor: str, action: str, entity: str, entity_id: str, before=None, after=None) -> None:
-    """Add (not commit) an audit row, so it lands in the caller's transaction."""
+def record(*, actor: str, action: str, entity: str, entity_id: str, before=None, after=None,
+           tenant: str | None = None) -> None:
+    """Add (not commit) an audit row, so it lands in the caller's transaction.
+
+    `tenant`: for a row written outside a request about a tenant's object (the CLI creating a key).
+    """
     principal = current_principal()
     if principal is not None:
         actor = principal.actor
+    values = {"tenant": tenant} if tenant is not None and principal is None else {}
     db.session.execute(sa.insert(AuditEntry).values(
         actor=actor, action=action, entity=entity, entity_id=entity_id, at=utcnow(),
-        before_digest=digest(before), after_digest=digest(after)))
+        before_digest=digest(before), after_digest=digest(after), **values))
