@@ -56,6 +56,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_group(process: subprocess.Popen, log, grace: float = 20.0) -> None:
+    """SIGTERM to the process group (a worker's pool children too), SIGKILL after `grace` seconds; closes the log."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    log.close()
+
+
 class CeleryProcess:
     """A real `celery` process (worker or beat) in its own process group, so a test can kill -9 all of it."""
 
@@ -83,14 +95,7 @@ class CeleryProcess:
         raise RuntimeError(f"{self.kind} not ready after {timeout} s:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
+        stop_group(self.process, self.log)
 
 
 class WorkerProcess(CeleryProcess):

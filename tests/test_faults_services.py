@@ -487,8 +487,11 @@ def test_broker_frozen_mid_pipeline(fresh_database, throwaway_redis, farm_for, e
     """Redis stopped (SIGSTOP) while a stage runs: reads answer, a POST is stored and answered
     within the limit (the sweep sends what could not be sent), a cancel holds, /health names the
     broker; after SIGCONT the worker carries on and every plan finishes."""
+    # The held stage must outlast the frozen section (a POST, two GETs, a DELETE and /health, each waiting
+    # on the frozen broker up to its limit, and the rate limiter's fallback): ending while Redis is frozen,
+    # its hand-off would be left to the sweep, and this test is about the worker carrying on by itself.
     app, server, worker = farm_for(fresh_database, throwaway_redis.url,
-                                   LAYER2_TESTONLY_STAGE_DELAY=f"schedule={STAGE_DELAY_SECONDS + 1:g}",
+                                   LAYER2_TESTONLY_STAGE_DELAY=f"schedule={STAGE_DELAY_SECONDS + 7:g}",
                                    LAYER2_RESUME_STALLED_AFTER="0")
     base = server.base_url
     held = post_plan(base, example_goal)

@@ -65,14 +65,7 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn did not answer:\n{self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.log.close()
+        farm.stop_group(self.process, self.log)
 
 
 def _scrape(base_url: str) -> dict[str, float]:

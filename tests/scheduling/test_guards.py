@@ -6,8 +6,7 @@ import random
 
 import pytest
 
-from scheduling import Activity, Precedence, ProblemData, Resource, solve, verify_schedule
-from scheduling import guards
+from scheduling import Activity, Precedence, ProblemData, Resource, guards, solve, verify_schedule
 from scheduling.propagate import incompatible_pairs
 
 
