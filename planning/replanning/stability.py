@@ -56,10 +56,7 @@ def preferred_sgs(core: Core, order: list[int], avail0: list[list[int]], preferr
             t = want
         elif d and u:
             t = earliest_fit(core, avail, u, t, d)
-        if d and u:
-            for k, r in u:
-                row = avail[k]
-                row[t : t + d] = [a - r for a in row[t : t + d]]
+        _book(core, avail, j, t, -1)
         start[j] = t
     return start
 
@@ -128,28 +125,26 @@ def undisturbed_first(core: Core, order: list[int], wanted: list[int | None], es
     """`order` with the tasks the news cannot push placed first: the repair a planner makes by hand.
 
     Disturbed: a task without a preferred start, or whose preferred start is now too early (a
-    slipped predecessor, a later release), or whose old slot now collides with what the
-    facts hold (a running task that needs longer keeps its people longer), and every task
-    downstream of one. The others come first, in their previous order, so they take back
+    slipped predecessor, a later release), or whose old slot no longer fits beside what the
+    facts hold (a running task that needs longer keeps its people longer) and the tasks kept
+    before it, and every task downstream of one. The others come first, in their previous order, so they take back
     their old slots before a pushed task can claim them; decoding the plain previous order
     instead lets each pushed task take the next one's slot, and a slip cascades through the
     resources. Precedence-feasible: a task downstream of a disturbed one is disturbed itself.
     """
-    facts = fresh_availability(core)
-    for j in range(core.n):
-        if core.fixed[j] is not None and core.dur[j] and core.uses[j]:
-            t, d = core.fixed[j], core.dur[j]
-            if len(facts[0]) < t + d:
-                extend_availability(core, facts, t + d)
-            for k, r in core.uses[j]:
-                facts[k][t : t + d] = [a - r for a in facts[k][t : t + d]]
-    disturbed = [core.fixed[j] is None and (wanted[j] is None or wanted[j] < es[j]
-                                            or not _fits(core, facts, core.uses[j], wanted[j], core.dur[j]))
-                 for j in range(core.n)]
-    for j in core.topo:
-        if disturbed[j]:
-            for q, _ in core.succ[j]:
-                disturbed[q] = True
+    # in the previous order, each task keeps its old slot if its links still allow it and it fits beside
+    # the facts (what started and finished tasks hold) and the tasks kept before it; the rest is disturbed
+    avail = fresh_availability(core)
+    disturbed = [False] * core.n
+    for j in order:
+        if core.fixed[j] is not None:
+            continue
+        want = wanted[j]
+        if (want is None or want < es[j] or any(disturbed[i] for i, _ in core.pred[j])
+                or not _fits(core, avail, core.uses[j], want, core.dur[j])):
+            disturbed[j] = True
+        else:
+            _book(core, avail, j, want, -1)
     return [j for j in order if not disturbed[j]] + [j for j in order if disturbed[j]]
 
 
