@@ -18,9 +18,8 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 
-from tests.layer8_server import _Server
+from tests.layer8_server import TrackedHandler, _Server
 
 FAULTS = ("slow", "hang", "error500", "malformed", "lying", "other_plan", "unknown_task")
 
@@ -122,26 +121,7 @@ class Layer3TestServer:
         return {"validation_id": f"val-{request.get('reference')}", "reference": request.get("reference"), **answer}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        try:
-            super().finish()
-        except OSError:
-            pass
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 (the base class's name)
-        pass
+class _Handler(TrackedHandler):
 
     def do_GET(self) -> None:
         if self.path == "/health":
@@ -173,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, {"type": "/problems/internal", "title": "Layer 3 failed", "status": 500},
                               problem=True)
         if fault is not None and fault.kind == "malformed":
-            return self._raw(200, b'{"verdict": "appro')
+            return self._write(200, b'{"verdict": "appro', "application/json")
         answer = layer3.judge(request)
         if fault is not None and fault.kind == "lying":
             answer["verdict"] = "probably_fine"
@@ -185,14 +165,4 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, answer)
 
     def _send(self, status: int, body: dict, *, problem: bool = False) -> None:
-        self._raw(status, json.dumps(body).encode(), "application/problem+json" if problem else "application/json")
-
-    def _raw(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            self.close_connection = True
+        self._write(status, json.dumps(body).encode(), "application/problem+json" if problem else "application/json")

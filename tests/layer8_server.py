@@ -170,7 +170,10 @@ class _Server(ThreadingHTTPServer):
             self.connections.clear()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class TrackedHandler(BaseHTTPRequestHandler):
+    """Keep-alive handler whose connections the server can cut (`_Server.close_connections`); quiet;
+    `_write` writes one answer and gives up on a client that went away. The Layer 3 test server uses it too."""
+
     protocol_version = "HTTP/1.1"  # keep-alive, so the client's connection pool is exercised
     disable_nagle_algorithm = True  # headers and body go out as two writes; do not wait 40 ms between them
     server: _Server
@@ -190,6 +193,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args) -> None:  # noqa: A002 (the base class's name)
         pass
+
+    def _write(self, status: int, body: bytes, content_type: str | None) -> None:
+        try:
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            self.close_connection = True
+
+
+class _Handler(TrackedHandler):
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -220,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault.kind == "error500":
                 return self._problem(500, "internal-error", "Layer 8 failed", "injected fault")
             elif fault.kind == "malformed":
-                return self._send(200, b'{"resources": [ {"type": "engi', "application/json")
+                return self._write(200, b'{"resources": [ {"type": "engi', "application/json")
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -228,25 +245,13 @@ class _Handler(BaseHTTPRequestHandler):
         routes = _Routes(layer8.state, fault)
         status, payload = routes.handle(method, parts.path, parse_qs(parts.query), body, self.headers)
         if status == 204:
-            return self._send(204, b"", None)
+            return self._write(204, b"", None)
         content_type = "application/problem+json" if status >= 400 else "application/json"
-        self._send(status, json.dumps(payload).encode(), content_type)
+        self._write(status, json.dumps(payload).encode(), content_type)
 
     def _problem(self, status: int, slug: str, title: str, detail: str) -> None:
         body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
-        self._send(status, json.dumps(body).encode(), "application/problem+json")
-
-    def _send(self, status: int, body: bytes, content_type: str | None) -> None:
-        try:
-            self.send_response(status)
-            if content_type:
-                self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            self.close_connection = True
-
+        self._write(status, json.dumps(body).encode(), "application/problem+json")
 
 class _Routes:
     """The contract's endpoints over the in-memory state."""
