@@ -14,6 +14,7 @@ from planning.replanning.stability import moved_of, preferred_sgs, pull_back
 from scheduling import Activity, Precedence, ProblemData, Resource, analyse_cpm, solve, verify_schedule
 from scheduling.ga import GeneticSearch, initial_order
 from scheduling.sgs import fresh_availability, makespan, serial_sgs
+from tests.planning.test_replanning_network import planned_progress
 from tests.scheduling.problems import projects
 
 
@@ -27,14 +28,7 @@ def slipped_example(seed: int = 1, n: int = 30):
     first = solve(data, time_limit=1, seed=1, solver="heuristic")
     previous = {"tasks": {k: {"start": s, "finish": s + data.activity(k).duration} for k, s in first.starts.items()}}
     status = first.makespan // 3
-    progress = {}
-    for key, slot in previous["tasks"].items():
-        if slot["finish"] <= status:
-            progress[key] = TaskProgress(key, "completed", 100, actual_start_hours=slot["start"],
-                                         actual_finish_hours=slot["finish"])
-        elif slot["start"] < status:
-            progress[key] = TaskProgress(key, "in_progress", 50, actual_start_hours=slot["start"],
-                                         remaining_hours=slot["finish"] - status)
+    progress = planned_progress(previous, status)
     critical = analyse_cpm(data, starts=first.starts).critical
     running = sorted(k for k, p in progress.items() if p.status == "in_progress")
     slip = next((k for k in running if critical[k]), running[0])
