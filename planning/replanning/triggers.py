@@ -310,7 +310,7 @@ def _late(snapshot: PlanSnapshot, thresholds: TriggerThresholds) -> list[Trigger
     late.sort(key=lambda task: (-(task.late_hours - task.total_float_hours), task.task_id))
     worst = late[0]
     where = "on the critical path" if worst.critical else "now on the critical path"
-    others = f" (and {len(late) - 1} other task(s))" if len(late) > 1 else ""
+    others = _and_others(late, "task(s)")
     return [Trigger(
         "critical_task_late",
         f"Task {worst.task_id} {where} runs {worst.late_hours:.0f} h late with {worst.total_float_hours:.0f} h "
@@ -322,6 +322,11 @@ def _late(snapshot: PlanSnapshot, thresholds: TriggerThresholds) -> list[Trigger
     )]
 
 
+def _and_others(items: list, noun: str) -> str:
+    """" (and 2 other task(s))" after the worst of `items` is named; empty when it is the only one."""
+    return f" (and {len(items) - 1} other {noun})" if len(items) > 1 else ""
+
+
 def _blocked(snapshot: PlanSnapshot) -> list[Trigger]:
     stopped = sorted((task for task in snapshot.tasks if task.critical and task.status in TROUBLE),
                      key=lambda task: (task.status != "failed", task.task_id))
@@ -329,7 +334,7 @@ def _blocked(snapshot: PlanSnapshot) -> list[Trigger]:
         return []
     worst = stopped[0]
     why = f" ({worst.blocked_reason})" if worst.blocked_reason else ""
-    others = f" (and {len(stopped) - 1} other critical task(s))" if len(stopped) > 1 else ""
+    others = _and_others(stopped, "critical task(s)")
     return [Trigger(
         "critical_task_blocked",
         f"Critical task {worst.task_id} is {worst.status}{why}{others}: the finish moves while it is stopped.",
@@ -351,7 +356,7 @@ def _timeout(snapshot: PlanSnapshot, thresholds: TriggerThresholds) -> list[Trig
         return []
     ordered = sorted(over.items(), key=lambda item: (-(item[1] or 0.0), item[0]))
     worst, hours = ordered[0]
-    others = f" (and {len(ordered) - 1} other task(s))" if len(ordered) > 1 else ""
+    others = _and_others(ordered, "task(s)")
     past = f"{hours:.0f} h past its planned finish" if hours is not None else "past its planned finish"
     return [Trigger(
         "task_timeout",
@@ -369,7 +374,7 @@ def _realized(snapshot: PlanSnapshot, thresholds: TriggerThresholds) -> list[Tri
     if not hits:
         return []
     worst = hits[0]
-    others = f" (and {len(hits) - 1} other issue(s))" if len(hits) > 1 else ""
+    others = _and_others(hits, "issue(s)")
     return [Trigger(
         "realized_risk",
         f"Issue {worst.issue_id} ({worst.kind} task {worst.task_id}) is escalated to level "
