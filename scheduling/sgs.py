@@ -38,6 +38,17 @@ def extend_availability(core: Core, avail: list[list[int]], length: int) -> None
             row.extend([core.capacity[k][-1] if core.capacity[k] else 0] * (length - len(row) + 16))
 
 
+def links_allow(core: Core, start: list[int], j: int) -> int:
+    """The earliest start of `j` that its release and its predecessors (at `start`) allow, resources aside.
+
+    (The serial SGS below inlines it: it runs thousands of times a second in the GA.)"""
+    t = core.release[j]
+    for i, lag in core.pred[j]:
+        if start[i] + lag > t:
+            t = start[i] + lag
+    return t
+
+
 def earliest_fit(core: Core, avail: list[list[int]], uses: list[tuple[int, int]], t: int, d: int) -> int:
     """The earliest start at or after `t` where an activity of duration `d` and these uses fits."""
     moved = True

@@ -19,7 +19,7 @@ from functools import partial
 
 from scheduling.core import Core
 from scheduling.ga import GeneticSearch, initial_order
-from scheduling.sgs import earliest_fit, extend_availability, fresh_availability
+from scheduling.sgs import earliest_fit, extend_availability, fresh_availability, links_allow
 
 #: Without a new best for this share of its time (or 40 generations), the pass stops.
 STALL_SHARE = 0.3
@@ -39,17 +39,14 @@ def preferred_sgs(core: Core, order: list[int], avail0: list[list[int]], preferr
     the makespan the caller wants). Otherwise (or without a preferred start) it takes the
     earliest feasible start, as in the plain serial SGS. `order` must be precedence-feasible.
     """
-    dur, pred, uses, release, fixed = core.dur, core.pred, core.uses, core.release, core.fixed
+    dur, uses, fixed = core.dur, core.uses, core.fixed
     avail = [row[:] for row in avail0]
     start = [0] * core.n
     for j in order:
         if fixed[j] is not None:
             start[j] = fixed[j]
             continue
-        t = release[j]
-        for i, lag in pred[j]:
-            if start[i] + lag > t:
-                t = start[i] + lag
+        t = links_allow(core, start, j)
         d, u = dur[j], uses[j]
         want = preferred[j]
         if want is not None and want > t and (latest is None or want <= latest[j]) and _fits(core, avail, u, want, d):
@@ -91,7 +88,7 @@ def pull_back(core: Core, start: list[int], preferred: list[int | None], objecti
             want = preferred[j]
             if want is None or core.fixed[j] is not None or start[j] == want:
                 continue
-            low = max([core.release[j]] + [start[i] + lag for i, lag in core.pred[j]])
+            low = links_allow(core, start, j)
             high = min((start[q] - lag for q, lag in core.succ[j]), default=None)
             target = max(want, low) if high is None else min(max(want, low), high)
             if target == start[j] or abs(target - want) >= abs(start[j] - want) or (high is not None and low > high):
